@@ -1,0 +1,152 @@
+//! The broker's one error type, and the single table that maps its kinds onto every protocol.
+
+use std::fmt;
+
+/// What went wrong, in terms a client can act on. Front ends map a kind onto their protocol
+/// through [`ErrorKind::http_status`] and [`ErrorKind::code`] only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The request is malformed or contradicts itself.
+    InvalidRequest,
+    /// A queue or stream name breaks the naming rules.
+    InvalidName,
+    /// A configuration value is out of range or inconsistent.
+    InvalidConfig,
+    /// No such queue.
+    QueueNotFound,
+    /// No such message (or it is already gone).
+    MessageNotFound,
+    /// A receipt that Ferry never issued, or for another queue.
+    InvalidReceipt,
+    /// A receipt whose lease has ended and whose message was delivered again (or removed).
+    StaleReceipt,
+    /// A body larger than the queue's `max_message_bytes`.
+    MessageTooLarge,
+    /// A batch with more entries or bytes than allowed.
+    BatchTooLarge,
+    /// The queue is at `max_length`/`max_bytes` and its overflow policy is `reject`.
+    QueueFull,
+    /// The request conflicts with the object's state (e.g. deleting a queue that is another's
+    /// dead-letter queue, or cancelling a message in flight).
+    Conflict,
+    /// The broker cannot take the request now (shutting down, storage failed).
+    Unavailable,
+    /// A bug or an unexpected storage error.
+    Internal,
+}
+
+impl ErrorKind {
+    /// Every kind, for documentation and tests.
+    pub const ALL: [ErrorKind; 13] = [
+        ErrorKind::InvalidRequest,
+        ErrorKind::InvalidName,
+        ErrorKind::InvalidConfig,
+        ErrorKind::QueueNotFound,
+        ErrorKind::MessageNotFound,
+        ErrorKind::InvalidReceipt,
+        ErrorKind::StaleReceipt,
+        ErrorKind::MessageTooLarge,
+        ErrorKind::BatchTooLarge,
+        ErrorKind::QueueFull,
+        ErrorKind::Conflict,
+        ErrorKind::Unavailable,
+        ErrorKind::Internal,
+    ];
+
+    /// The stable snake_case code and HTTP status of this kind: the one mapping table.
+    fn row(self) -> (&'static str, u16) {
+        match self {
+            ErrorKind::InvalidRequest => ("invalid_request", 400),
+            ErrorKind::InvalidName => ("invalid_name", 400),
+            ErrorKind::InvalidConfig => ("invalid_config", 400),
+            ErrorKind::QueueNotFound => ("queue_not_found", 404),
+            ErrorKind::MessageNotFound => ("message_not_found", 404),
+            ErrorKind::InvalidReceipt => ("invalid_receipt", 400),
+            ErrorKind::StaleReceipt => ("stale_receipt", 409),
+            ErrorKind::MessageTooLarge => ("message_too_large", 413),
+            ErrorKind::BatchTooLarge => ("batch_too_large", 413),
+            ErrorKind::QueueFull => ("queue_full", 429),
+            ErrorKind::Conflict => ("conflict", 409),
+            ErrorKind::Unavailable => ("unavailable", 503),
+            ErrorKind::Internal => ("internal", 500),
+        }
+    }
+
+    /// The stable code clients match on, e.g. `queue_not_found`.
+    pub fn code(self) -> &'static str {
+        self.row().0
+    }
+
+    /// The HTTP status of a reply carrying this error.
+    pub fn http_status(self) -> u16 {
+        self.row().1
+    }
+}
+
+/// A failed broker call: a kind to act on and a message for people.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct Error {
+    /// What went wrong.
+    pub kind: ErrorKind,
+    /// Lowercase, names the object involved, e.g. `queue "orders" does not exist`.
+    pub message: String,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.code(), self.message)
+    }
+}
+
+impl Error {
+    /// An error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error { kind, message: message.into() }
+    }
+
+    /// `queue "<name>" does not exist`.
+    pub fn queue_not_found(name: &str) -> Error {
+        Error::new(ErrorKind::QueueNotFound, format!("queue {name:?} does not exist"))
+    }
+}
+
+impl From<ferry_core::InvalidName> for Error {
+    fn from(e: ferry_core::InvalidName) -> Error {
+        Error::new(ErrorKind::InvalidName, e.to_string())
+    }
+}
+
+impl From<ferry_core::queue::ConfigError> for Error {
+    fn from(e: ferry_core::queue::ConfigError) -> Error {
+        Error::new(ErrorKind::InvalidConfig, e.to_string())
+    }
+}
+
+impl From<ferry_log::LogError> for Error {
+    fn from(e: ferry_log::LogError) -> Error {
+        let kind = match e {
+            ferry_log::LogError::Poisoned => ErrorKind::Unavailable,
+            _ => ErrorKind::Internal,
+        };
+        Error::new(kind, format!("storage: {e}"))
+    }
+}
+
+/// Shorthand for broker results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_statuses_are_errors() {
+        let mut codes: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
+        assert!(codes.iter().all(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
+        assert!(ErrorKind::ALL.iter().all(|k| (400..600).contains(&k.http_status())));
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), ErrorKind::ALL.len());
+    }
+}

@@ -1,0 +1,190 @@
+//! Validated names and identifiers.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Longest queue name accepted, including a `.fifo` suffix.
+pub const MAX_NAME_CHARS: usize = 80;
+
+/// The suffix every FIFO queue name carries (as in SQS).
+pub const FIFO_SUFFIX: &str = ".fifo";
+
+/// Why a name was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid name {name:?}: {reason}")]
+pub struct InvalidName {
+    /// The name as given (cut to a readable length).
+    pub name: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+/// A queue's name: 1 to 80 characters of `[A-Za-z0-9_-]`, optionally ending in `.fifo`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct QueueName(String);
+
+impl QueueName {
+    /// Validates `name`.
+    ///
+    /// # Errors
+    /// [`InvalidName`] when it is empty, too long, or has a character outside `[A-Za-z0-9_-]`
+    /// (besides a final `.fifo`).
+    pub fn new(name: &str) -> Result<QueueName, InvalidName> {
+        let refuse = |reason| InvalidName { name: name.chars().take(100).collect(), reason };
+        if name.len() > MAX_NAME_CHARS {
+            return Err(refuse("longer than 80 characters"));
+        }
+        let base = name.strip_suffix(FIFO_SUFFIX).unwrap_or(name);
+        if base.is_empty() {
+            return Err(refuse("empty"));
+        }
+        if !base.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            return Err(refuse("only letters, digits, '_' and '-' are allowed (plus a final '.fifo')"));
+        }
+        Ok(QueueName(name.to_owned()))
+    }
+
+    /// The name as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the name ends in `.fifo`.
+    pub fn has_fifo_suffix(&self) -> bool {
+        self.0.ends_with(FIFO_SUFFIX)
+    }
+}
+
+impl TryFrom<String> for QueueName {
+    type Error = InvalidName;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        QueueName::new(&s)
+    }
+}
+
+impl From<QueueName> for String {
+    fn from(n: QueueName) -> String {
+        n.0
+    }
+}
+
+impl fmt::Display for QueueName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A message's identity, unique across queues: the queue's random incarnation id (high 64 bits)
+/// and the message's sequence number in that queue (low 64 bits). Shown as a UUID-like string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct MessageId(pub u128);
+
+impl MessageId {
+    /// The id of message `seq` of the queue whose incarnation id is `queue_uid`.
+    pub fn new(queue_uid: u64, seq: u64) -> MessageId {
+        MessageId((u128::from(queue_uid) << 64) | u128::from(seq))
+    }
+
+    /// The incarnation id of the queue that assigned this id.
+    pub fn queue_uid(self) -> u64 {
+        (self.0 >> 64) as u64
+    }
+
+    /// The sequence number within that queue.
+    pub fn seq(self) -> u64 {
+        self.0 as u64
+    }
+
+    /// Parses the form produced by `Display` (hex with or without dashes).
+    pub fn parse(s: &str) -> Option<MessageId> {
+        let hex: String = s.chars().filter(|c| *c != '-').collect();
+        if hex.len() != 32 {
+            return None;
+        }
+        u128::from_str_radix(&hex, 16).ok().map(MessageId)
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let h = format!("{:032x}", self.0);
+        let part = |a: usize, b: usize| h.get(a..b).unwrap_or("");
+        write!(f, "{}-{}-{}-{}-{}", part(0, 8), part(8, 12), part(12, 16), part(16, 20), part(20, 32))
+    }
+}
+
+/// An opaque handle naming one lease: which message, and which delivery of it.
+///
+/// A message that is delivered again gets a higher receive count, so a receipt from an earlier
+/// delivery is recognisably stale and cannot ack or extend the new lease.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The leased message.
+    pub id: MessageId,
+    /// The receive count of the delivery this receipt belongs to.
+    pub receive_count: u32,
+}
+
+impl Receipt {
+    /// Encodes the receipt as an opaque string of 40 hex digits.
+    pub fn encode(&self) -> String {
+        // Scrambled with a fixed mask so clients don't mistake it for something to parse.
+        let mut bytes = [0u8; 20];
+        bytes[..16].copy_from_slice(&self.id.0.to_be_bytes());
+        bytes[16..].copy_from_slice(&self.receive_count.to_be_bytes());
+        bytes.iter().enumerate().map(|(i, b)| format!("{:02x}", b ^ RECEIPT_MASK[i % 4])).collect()
+    }
+
+    /// Decodes a string made by [`Receipt::encode`]; `None` if it is not one.
+    pub fn decode(s: &str) -> Option<Receipt> {
+        if s.len() != 40 || !s.is_ascii() {
+            return None;
+        }
+        let mut bytes = [0u8; 20];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            let pair = s.get(2 * i..2 * i + 2)?;
+            *byte = u8::from_str_radix(pair, 16).ok()? ^ RECEIPT_MASK[i % 4];
+        }
+        let id = u128::from_be_bytes(bytes[..16].try_into().ok()?);
+        let receive_count = u32::from_be_bytes(bytes[16..].try_into().ok()?);
+        Some(Receipt { id: MessageId(id), receive_count })
+    }
+}
+
+const RECEIPT_MASK: [u8; 4] = [0x5a, 0xc3, 0x96, 0x2f];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_names() {
+        for ok in ["a", "orders", "A-b_9", "jobs.fifo", &"x".repeat(80), &format!("{}.fifo", "y".repeat(75))] {
+            assert!(QueueName::new(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".fifo", "a.b", "a b", "é", &"x".repeat(81), "a.fifo.fifo", "a/b"] {
+            assert!(QueueName::new(bad).is_err(), "{bad}");
+        }
+        assert!(QueueName::new("jobs.fifo").map(|n| n.has_fifo_suffix()).unwrap_or(false));
+    }
+
+    #[test]
+    fn message_id_round_trips() {
+        let id = MessageId::new(0xdead_beef_0000_0001, 42);
+        let shown = id.to_string();
+        assert_eq!(shown.len(), 36);
+        assert_eq!(MessageId::parse(&shown), Some(id));
+        assert_eq!((id.queue_uid(), id.seq()), (0xdead_beef_0000_0001, 42));
+        assert_eq!(MessageId::parse("nope"), None);
+    }
+
+    #[test]
+    fn receipts_round_trip_and_reject_garbage() {
+        let r = Receipt { id: MessageId::new(7, 9), receive_count: 3 };
+        assert_eq!(Receipt::decode(&r.encode()), Some(r));
+        assert_eq!(Receipt::decode("zz"), None);
+        assert_eq!(Receipt::decode(&"g".repeat(40)), None);
+        assert_eq!(Receipt::decode(&"é".repeat(20)), None);
+    }
+}

@@ -1,0 +1,30 @@
+//! Work queues: configuration, messages, and the pure state machine.
+//!
+//! The flow is *decide → log → apply*: a `decide_*` method checks a request against the state
+//! and resolves it into a [`Command`]; the owner appends the command to the queue's log; then
+//! [`QueueState::apply`] changes the state. Replaying the log through `apply` rebuilds it.
+
+mod backoff;
+mod command;
+mod config;
+mod decide;
+mod dedup;
+mod limits;
+mod message;
+mod state;
+mod view;
+
+pub use backoff::retry_delay;
+pub use command::*;
+pub use config::*;
+pub use decide::*;
+pub use dedup::{DedupKey, DedupWindow};
+pub use limits::TokenBucket;
+pub use message::*;
+pub use state::QueueState;
+pub use view::*;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod props;
