@@ -3,10 +3,29 @@
 //! every front end (native HTTP, SQS, Kafka, CLI) calls.
 //!
 //! It is not a protocol adapter: it knows nothing of HTTP or JSON.
+//!
+//! ```
+//! # async fn demo() -> Result<(), ferry_broker::Error> {
+//! use ferry_broker::{Body, Broker, BrokerConfig, NewMessage, QueueConfig, ReceiveOptions};
+//! let dir = std::env::temp_dir().join(format!("ferry-doc-{}", std::process::id()));
+//! let broker = Broker::open(BrokerConfig { data_dir: dir, ..BrokerConfig::default() }).await?;
+//! broker.put_queue("jobs", QueueConfig::default()).await?;
+//! broker.send("jobs", vec![NewMessage { body: Body::text("hello"), ..NewMessage::default() }]).await?;
+//! let got = broker.receive("jobs", ReceiveOptions { max: 10, ..ReceiveOptions::default() }).await?;
+//! broker.ack("jobs", got.into_iter().map(|d| d.receipt).collect()).await?;
+//! broker.shutdown().await;
+//! # Ok(()) }
+//! ```
 
 mod broker;
+mod catalog;
+mod clock;
 mod config;
 mod error;
+mod live_queue;
+mod redrive;
+mod registry;
+mod snapshot;
 mod types;
 
 pub use broker::Broker;

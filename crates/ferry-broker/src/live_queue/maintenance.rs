@@ -1,0 +1,124 @@
+//! Background duties of a queue task: handing dead letters to the dead-letter queue, taking
+//! snapshots, and reclaiming log segments (moving long-lived messages forward first).
+
+use super::task::LiveQueue;
+use super::{Incoming, Request};
+use crate::error::Result;
+use crate::snapshot;
+use ferry_core::queue::{Command, NewMessage, RemoveCause, encode_blob};
+use std::time::Duration;
+
+/// Take a snapshot after this many records even if no segment rolled.
+const SNAPSHOT_EVERY_RECORDS: u64 = 100_000;
+/// Relocate messages out of the oldest segment once the log has this many segments.
+const RELOCATE_AT_SEGMENTS: usize = 4;
+/// Most messages relocated in one round.
+const RELOCATE_BATCH: usize = 10_000;
+/// Pause before handing dead letters over again after the dead-letter queue refused them.
+const DEAD_LETTER_RETRY: Duration = Duration::from_secs(1);
+
+impl LiveQueue {
+    /// Hands newly dead-lettering messages to the dead-letter queue, without waiting for it.
+    pub(super) fn forward_dead_letters(&mut self) {
+        let new: Vec<u64> = self.state.dead_lettering().filter(|seq| !self.forwarding.contains(seq)).collect();
+        if new.is_empty() {
+            return;
+        }
+        let dlq = self.state.config().dead_letter_queue.clone().and_then(|name| self.registry.get(&name));
+        let Some(dlq) = dlq else {
+            tracing::warn!(queue = %self.name, count = new.len(), "dead-letter queue is gone; dropping dead letters");
+            let command = Command::Remove { now: self.clock.now(), seqs: new, cause: RemoveCause::DeadLettered };
+            let _ = self.append_apply(&command, &[]);
+            return;
+        };
+        let mut messages = Vec::with_capacity(new.len());
+        for &seq in &new {
+            let Some(meta) = self.state.dead_letter_meta(seq) else { continue };
+            let Ok(blob) = self.read_blob(meta.blob) else { continue };
+            let mut info = meta.info;
+            info.source_queue = self.name.clone();
+            let message = NewMessage { body: blob.body, attributes: blob.attributes, group: meta.group, ..NewMessage::default() };
+            messages.push(Incoming { message, dead_letter: Some(info) });
+        }
+        self.forwarding.extend(new.iter().copied());
+        let Some(me) = self.self_tx.upgrade() else { return };
+        let name = self.name.clone();
+        tokio::spawn(async move {
+            match dlq.send(messages).await {
+                Ok(_) => {
+                    let _ = me.send(Request::DeadLettered { seqs: new }).await;
+                }
+                Err(e) => {
+                    tracing::warn!(queue = %name, error = %e, "dead-letter queue refused messages; retrying");
+                    tokio::time::sleep(DEAD_LETTER_RETRY).await;
+                    let _ = me.send(Request::DeadLetterFailed { seqs: new }).await;
+                }
+            }
+        });
+    }
+
+    pub(super) fn on_dead_lettered(&mut self, seqs: Vec<u64>) {
+        for seq in &seqs {
+            self.forwarding.remove(seq);
+        }
+        let command = Command::Remove { now: self.clock.now(), seqs, cause: RemoveCause::DeadLettered };
+        if let Err(e) = self.append_apply(&command, &[]) {
+            tracing::error!(queue = %self.name, error = %e, "could not record dead-letter removal");
+        }
+    }
+
+    /// Snapshots when a segment rolled or many records were written since the last snapshot,
+    /// then deletes segments nothing needs any more.
+    pub(super) async fn maybe_maintain(&mut self) {
+        let segments = self.log.segments().len();
+        let rolled = segments != self.segments_at_snapshot;
+        if self.records_since_snapshot == 0 || !(rolled || self.records_since_snapshot >= SNAPSHOT_EVERY_RECORDS) {
+            return;
+        }
+        if let Err(e) = self.maintain().await {
+            tracing::error!(queue = %self.name, error = %e, "queue maintenance failed");
+        }
+    }
+
+    async fn maintain(&mut self) -> Result<()> {
+        if self.log.segments().len() >= RELOCATE_AT_SEGMENTS {
+            self.relocate_stragglers()?;
+        }
+        self.log.sync().await?;
+        self.snapshot()?;
+        let oldest_needed = self.state.lowest_segment().unwrap_or(u64::MAX).min(self.log.next_offset());
+        let deleted = self.log.delete_segments_before(oldest_needed)?;
+        if deleted > 0 {
+            tracing::info!(queue = %self.name, deleted, "reclaimed log segments");
+        }
+        Ok(())
+    }
+
+    /// Copies the blobs of messages still living in the oldest segment to the head of the log.
+    fn relocate_stragglers(&mut self) -> Result<()> {
+        let Some(oldest) = self.log.segments().first().map(|s| s.base_offset) else { return Ok(()) };
+        let stragglers: Vec<(u64, ferry_core::queue::BlobRef)> =
+            self.state.blobs().filter(|(_, blob)| blob.segment == oldest).take(RELOCATE_BATCH).collect();
+        if stragglers.is_empty() {
+            return Ok(());
+        }
+        let mut seqs = Vec::with_capacity(stragglers.len());
+        let mut blobs = Vec::with_capacity(stragglers.len());
+        for (seq, blob_ref) in stragglers {
+            let blob = encode_blob(&self.read_blob(blob_ref)?).map_err(|e| crate::Error::new(crate::ErrorKind::Internal, e.to_string()))?;
+            seqs.push((seq, u32::try_from(blob.len()).unwrap_or(u32::MAX)));
+            blobs.push(blob);
+        }
+        tracing::info!(queue = %self.name, count = seqs.len(), "moving long-lived messages to the head of the log");
+        let command = Command::Relocate { now: self.clock.now(), seqs };
+        self.append_apply(&command, &blobs)
+    }
+
+    /// Writes a snapshot covering everything appended so far (the caller made it durable).
+    pub(super) fn snapshot(&mut self) -> Result<()> {
+        snapshot::write(self.log.dir(), &self.state, self.log.next_offset())?;
+        self.records_since_snapshot = 0;
+        self.segments_at_snapshot = self.log.segments().len();
+        Ok(())
+    }
+}

@@ -1,0 +1,120 @@
+//! A live queue: one tokio task owns a queue's state machine and its log; everything else talks
+//! to it through a bounded channel, so no lock guards queue state and nothing waits on I/O
+//! while holding one.
+
+mod maintenance;
+mod recovery;
+mod task;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::types::{BatchOutcome, ReceiveOptions, Sent};
+use ferry_core::MessageId;
+use ferry_core::queue::{DeadLetterInfo, Delivery, NewMessage, PeekedMessage, QueueConfig, QueueStats};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+pub(crate) use recovery::open;
+
+/// The log record kind of a queue command.
+pub(crate) const KIND_QUEUE_COMMAND: u8 = 1;
+
+/// How many requests may wait in a queue's channel before senders wait too.
+const CHANNEL_CAPACITY: usize = 1024;
+
+/// A message to enqueue, with its dead-letter history when it comes from another queue.
+#[derive(Clone, Debug)]
+pub(crate) struct Incoming {
+    pub(crate) message: NewMessage,
+    pub(crate) dead_letter: Option<DeadLetterInfo>,
+}
+
+type Reply<T> = oneshot::Sender<Result<T>>;
+
+/// What a queue task is asked to do.
+pub(crate) enum Request {
+    Send { messages: Vec<Incoming>, reply: Reply<Vec<Sent>> },
+    Receive { options: ReceiveOptions, reply: Reply<Vec<Delivery>> },
+    Ack { receipts: Vec<String>, reply: Reply<BatchOutcome> },
+    Nack { receipts: Vec<String>, delay: Option<Duration>, reason: Option<String>, reply: Reply<BatchOutcome> },
+    ChangeVisibility { receipts: Vec<String>, timeout: Duration, reply: Reply<BatchOutcome> },
+    Peek { limit: usize, reply: Reply<Vec<PeekedMessage>> },
+    Cancel { id: MessageId, reply: Reply<()> },
+    Purge { reply: Reply<u64> },
+    Stats { reply: Reply<QueueStats> },
+    Configure { config: QueueConfig, reply: Reply<()> },
+    /// The dead-letter queue stored these durably: remove them here.
+    DeadLettered { seqs: Vec<u64> },
+    /// Forwarding these to the dead-letter queue failed: try again.
+    DeadLetterFailed { seqs: Vec<u64> },
+    /// Sync, snapshot and stop.
+    Shutdown { reply: Reply<()> },
+    /// Stop without a snapshot (the queue is being deleted).
+    Stop { reply: Reply<()> },
+}
+
+/// The way to a queue's task. Cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct QueueHandle {
+    name: std::sync::Arc<str>,
+    tx: mpsc::Sender<Request>,
+}
+
+impl QueueHandle {
+    fn gone(&self) -> Error {
+        Error::new(ErrorKind::Unavailable, format!("queue {:?} is shutting down", self.name))
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Request) -> Result<T> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(make(reply)).await.map_err(|_| self.gone())?;
+        rx.await.map_err(|_| self.gone())?
+    }
+
+    pub(crate) async fn send(&self, messages: Vec<Incoming>) -> Result<Vec<Sent>> {
+        self.call(|reply| Request::Send { messages, reply }).await
+    }
+
+    pub(crate) async fn receive(&self, options: ReceiveOptions) -> Result<Vec<Delivery>> {
+        self.call(|reply| Request::Receive { options, reply }).await
+    }
+
+    pub(crate) async fn ack(&self, receipts: Vec<String>) -> Result<BatchOutcome> {
+        self.call(|reply| Request::Ack { receipts, reply }).await
+    }
+
+    pub(crate) async fn nack(&self, receipts: Vec<String>, delay: Option<Duration>, reason: Option<String>) -> Result<BatchOutcome> {
+        self.call(|reply| Request::Nack { receipts, delay, reason, reply }).await
+    }
+
+    pub(crate) async fn change_visibility(&self, receipts: Vec<String>, timeout: Duration) -> Result<BatchOutcome> {
+        self.call(|reply| Request::ChangeVisibility { receipts, timeout, reply }).await
+    }
+
+    pub(crate) async fn peek(&self, limit: usize) -> Result<Vec<PeekedMessage>> {
+        self.call(|reply| Request::Peek { limit, reply }).await
+    }
+
+    pub(crate) async fn cancel(&self, id: MessageId) -> Result<()> {
+        self.call(|reply| Request::Cancel { id, reply }).await
+    }
+
+    pub(crate) async fn purge(&self) -> Result<u64> {
+        self.call(|reply| Request::Purge { reply }).await
+    }
+
+    pub(crate) async fn stats(&self) -> Result<QueueStats> {
+        self.call(|reply| Request::Stats { reply }).await
+    }
+
+    pub(crate) async fn configure(&self, config: QueueConfig) -> Result<()> {
+        self.call(|reply| Request::Configure { config, reply }).await
+    }
+
+    pub(crate) async fn shutdown(&self) -> Result<()> {
+        self.call(|reply| Request::Shutdown { reply }).await
+    }
+
+    pub(crate) async fn stop(&self) -> Result<()> {
+        self.call(|reply| Request::Stop { reply }).await
+    }
+}

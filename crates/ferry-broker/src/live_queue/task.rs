@@ -1,0 +1,533 @@
+//! The queue task: decide → append → apply for every request, replies once durable where the
+//! reply promises durability, long polls, and timers.
+
+use super::{Incoming, KIND_QUEUE_COMMAND, Reply, Request};
+use crate::clock::MonotonicClock;
+use crate::error::{Error, ErrorKind, Result};
+use crate::registry::Registry;
+use crate::types::{AckMode, BatchOutcome, Failure, ReceiveOptions, Sent};
+use ferry_core::queue::{
+    Blob, BlobRef, BlobsAt, Command, Delivery, DeliveryMeta, PeekedMessage, Rejection, decode_blob, encode_blob,
+    encode_record,
+};
+use ferry_core::{MessageId, Receipt};
+use ferry_log::{Location, Log, SyncTicket};
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// A reply held back until the log is durable up to its record.
+pub(super) struct Pending {
+    ticket: SyncTicket,
+    /// Messages below this seq become deliverable once the ticket completes.
+    durable_below: u64,
+    done: Box<dyn FnOnce(Result<()>) + Send>,
+}
+
+/// A long-polling receive.
+struct Waiter {
+    options: ReceiveOptions,
+    deadline: Instant,
+    reply: Reply<Vec<Delivery>>,
+}
+
+/// The state owned by a queue's task.
+pub(crate) struct LiveQueue {
+    pub(super) name: String,
+    pub(super) state: ferry_core::queue::QueueState,
+    pub(super) log: Log,
+    pub(super) clock: MonotonicClock,
+    pub(super) registry: Arc<Registry>,
+    pub(super) self_tx: mpsc::WeakSender<Request>,
+    pub(super) pending: VecDeque<Pending>,
+    waiters: VecDeque<Waiter>,
+    /// Dead-lettering messages handed to the dead-letter queue and not yet confirmed.
+    pub(super) forwarding: HashSet<u64>,
+    pub(super) records_since_snapshot: u64,
+    pub(super) segments_at_snapshot: usize,
+    /// Set once storage failed: every later request gets this error.
+    failed: Option<Error>,
+}
+
+pub(super) fn rejection(queue: &str, r: Rejection) -> Error {
+    let kind = match r {
+        Rejection::MessageTooLarge { .. } => ErrorKind::MessageTooLarge,
+        Rejection::QueueFull(_) => ErrorKind::QueueFull,
+        Rejection::InvalidReceipt => ErrorKind::InvalidReceipt,
+        Rejection::StaleReceipt(_) => ErrorKind::StaleReceipt,
+        Rejection::MessageNotFound(_) => ErrorKind::MessageNotFound,
+        Rejection::InFlight(_) => ErrorKind::Conflict,
+        _ => ErrorKind::InvalidRequest,
+    };
+    Error::new(kind, format!("queue {queue:?}: {r}"))
+}
+
+fn internal(e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Internal, e.to_string())
+}
+
+async fn next_durable(pending: &mut VecDeque<Pending>) -> Result<()> {
+    match pending.front_mut() {
+        Some(p) => (&mut p.ticket).await.map_err(Error::from),
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl LiveQueue {
+    pub(super) fn new(
+        name: String,
+        state: ferry_core::queue::QueueState,
+        log: Log,
+        registry: Arc<Registry>,
+        self_tx: mpsc::WeakSender<Request>,
+    ) -> LiveQueue {
+        let segments_at_snapshot = log.segments().len();
+        LiveQueue {
+            name,
+            clock: MonotonicClock::starting_at(state.now()),
+            state,
+            log,
+            registry,
+            self_tx,
+            pending: VecDeque::new(),
+            waiters: VecDeque::new(),
+            forwarding: HashSet::new(),
+            records_since_snapshot: 0,
+            segments_at_snapshot,
+            failed: None,
+        }
+    }
+
+    /// The task's loop: requests, durability completions and timers, one at a time.
+    pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        loop {
+            let wake = self.next_wake();
+            tokio::select! {
+                biased;
+                durable = next_durable(&mut self.pending) => self.on_durable(durable),
+                request = rx.recv() => match request {
+                    Some(Request::Shutdown { reply }) => {
+                        let _ = reply.send(self.shutdown().await);
+                        return;
+                    }
+                    Some(Request::Stop { reply }) => {
+                        self.fail_all(Error::new(ErrorKind::QueueNotFound, format!("queue {:?} was deleted", self.name)));
+                        let _ = reply.send(Ok(()));
+                        return;
+                    }
+                    Some(request) => self.on_request(request),
+                    None => return,
+                },
+                () = sleep_until(wake) => self.on_timer(),
+            }
+            self.after_event().await;
+        }
+    }
+
+    fn on_request(&mut self, request: Request) {
+        if let Some(e) = &self.failed {
+            let e = e.clone();
+            reply_error(request, e);
+            return;
+        }
+        match request {
+            Request::Send { messages, reply } => self.on_send(messages, reply),
+            Request::Receive { options, reply } => self.on_receive(options, reply),
+            Request::Ack { receipts, reply } => self.on_receipts(receipts, reply, ReceiptOp::Ack),
+            Request::Nack { receipts, delay, reason, reply } => self.on_receipts(receipts, reply, ReceiptOp::Nack(delay, reason)),
+            Request::ChangeVisibility { receipts, timeout, reply } => {
+                self.on_receipts(receipts, reply, ReceiptOp::ChangeVisibility(timeout));
+            }
+            Request::Peek { limit, reply } => {
+                let _ = reply.send(self.on_peek(limit));
+            }
+            Request::Cancel { id, reply } => self.on_cancel(id, reply),
+            Request::Purge { reply } => self.on_purge(reply),
+            Request::Stats { reply } => {
+                let now = self.clock.now();
+                self.state.advance(now);
+                let _ = reply.send(Ok(self.state.stats()));
+            }
+            Request::Configure { config, reply } => self.on_configure(config, reply),
+            Request::DeadLettered { seqs } => self.on_dead_lettered(seqs),
+            Request::DeadLetterFailed { seqs } => {
+                for seq in seqs {
+                    self.forwarding.remove(&seq);
+                }
+            }
+            Request::Shutdown { .. } | Request::Stop { .. } => {}
+        }
+    }
+
+    /// Appends `command` (with `blobs` after it) and applies it.
+    pub(super) fn append_apply(&mut self, command: &Command, blobs: &[Vec<u8>]) -> Result<()> {
+        let payload = encode_record(command, blobs).map_err(internal)?;
+        let blobs_len: usize = blobs.iter().map(Vec::len).sum();
+        let appended = match self.log.append(command.now().as_millis(), KIND_QUEUE_COMMAND, &payload) {
+            Ok(appended) => appended,
+            Err(e) => return Err(self.storage_failed(e.into())),
+        };
+        let blobs_at = appended.payload.advance((payload.len() - blobs_len) as u64);
+        self.state.apply(command, BlobsAt { segment: blobs_at.segment, position: blobs_at.position });
+        self.records_since_snapshot += 1;
+        Ok(())
+    }
+
+    fn storage_failed(&mut self, e: Error) -> Error {
+        if self.log.is_poisoned() || e.kind == ErrorKind::Unavailable {
+            tracing::error!(queue = %self.name, error = %e, "queue storage failed; refusing further requests");
+            self.failed = Some(Error::new(ErrorKind::Unavailable, format!("queue {:?}: storage failed: {}", self.name, e.message)));
+        }
+        e
+    }
+
+    /// Replies through `done` once everything appended so far is durable.
+    pub(super) fn after_sync(&mut self, done: Box<dyn FnOnce(Result<()>) + Send>) {
+        let ticket = self.log.sync();
+        self.pending.push_back(Pending { ticket, durable_below: self.state.next_seq(), done });
+    }
+
+    fn on_durable(&mut self, result: Result<()>) {
+        let Some(first) = self.pending.pop_front() else { return };
+        if let Err(e) = result {
+            let e = self.storage_failed(e);
+            (first.done)(Err(e.clone()));
+            self.fail_all(e);
+            return;
+        }
+        self.state.mark_durable(first.durable_below);
+        (first.done)(Ok(()));
+        while self.pending.front().is_some_and(|p| p.ticket.is_ready()) {
+            if let Some(p) = self.pending.pop_front() {
+                match p.ticket.wait() {
+                    Ok(()) => {
+                        self.state.mark_durable(p.durable_below);
+                        (p.done)(Ok(()));
+                    }
+                    Err(e) => {
+                        let e = self.storage_failed(e.into());
+                        (p.done)(Err(e.clone()));
+                        self.fail_all(e);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn fail_all(&mut self, e: Error) {
+        for p in self.pending.drain(..) {
+            (p.done)(Err(e.clone()));
+        }
+        for w in self.waiters.drain(..) {
+            let _ = w.reply.send(Err(e.clone()));
+        }
+    }
+
+    fn on_send(&mut self, messages: Vec<Incoming>, reply: Reply<Vec<Sent>>) {
+        match self.enqueue(messages) {
+            Ok(sent) => self.after_sync(Box::new(move |r| {
+                let _ = reply.send(r.map(|()| sent));
+            })),
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    fn enqueue(&mut self, messages: Vec<Incoming>) -> Result<Vec<Sent>> {
+        let now = self.clock.now();
+        let mut blobs = Vec::with_capacity(messages.len());
+        let mut news = Vec::with_capacity(messages.len());
+        for incoming in messages {
+            let m = incoming.message;
+            let blob = Blob { body: m.body.clone(), attributes: m.attributes.clone(), dedup_id: m.dedup_id.clone(), dead_letter: incoming.dead_letter };
+            blobs.push(encode_blob(&blob).map_err(internal)?);
+            news.push(m);
+        }
+        let lens: Vec<u32> = blobs.iter().map(|b| u32::try_from(b.len()).unwrap_or(u32::MAX)).collect();
+        let decision = self.state.decide_enqueue(now, &news, &lens).map_err(|r| rejection(&self.name, r))?;
+        if let Some(command) = &decision.command {
+            let mut blobs: Vec<Option<Vec<u8>>> = blobs.into_iter().map(Some).collect();
+            let stored: Vec<Vec<u8>> = decision.stored.iter().filter_map(|&i| blobs.get_mut(i).and_then(Option::take)).collect();
+            self.append_apply(command, &stored)?;
+        }
+        let uid = self.state.uid();
+        Ok(decision.results.iter().map(|&(seq, duplicate)| Sent { id: MessageId::new(uid, seq), seq, duplicate }).collect())
+    }
+
+    fn on_receive(&mut self, options: ReceiveOptions, reply: Reply<Vec<Delivery>>) {
+        match self.try_receive(&options) {
+            Ok(Some(deliveries)) => self.deliver(&options, deliveries, reply),
+            Ok(None) if !options.wait.is_zero() => {
+                let deadline = Instant::now() + options.wait;
+                self.waiters.push_back(Waiter { options, deadline, reply });
+            }
+            Ok(None) => {
+                let _ = reply.send(Ok(Vec::new()));
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    fn deliver(&mut self, options: &ReceiveOptions, deliveries: Vec<Delivery>, reply: Reply<Vec<Delivery>>) {
+        if options.ack_mode == AckMode::Auto {
+            // At-most-once promises the removal is durable before anyone sees the message.
+            self.after_sync(Box::new(move |r| {
+                let _ = reply.send(r.map(|()| deliveries));
+            }));
+        } else {
+            let _ = reply.send(Ok(deliveries));
+        }
+    }
+
+    fn try_receive(&mut self, options: &ReceiveOptions) -> Result<Option<Vec<Delivery>>> {
+        let now = self.clock.now();
+        let visibility = options.visibility_timeout.unwrap_or_else(|| self.state.config().visibility_timeout());
+        let consumer = options.consumer.as_deref().unwrap_or_default();
+        let auto_ack = options.ack_mode == AckMode::Auto;
+        let Some((command, metas)) = self.state.decide_receive(now, options.max, visibility, consumer, auto_ack) else {
+            return Ok(None);
+        };
+        self.append_apply(&command, &[])?;
+        let uid = self.state.uid();
+        let mut deliveries = Vec::with_capacity(metas.len());
+        for meta in metas {
+            let blob = self.read_blob(meta.blob)?;
+            let receipt = if auto_ack { String::new() } else { Receipt { id: MessageId::new(uid, meta.seq), receive_count: meta.receive_count }.encode() };
+            deliveries.push(delivery(uid, meta, blob, receipt));
+        }
+        Ok(Some(deliveries))
+    }
+
+    pub(super) fn read_blob(&self, blob: BlobRef) -> Result<Blob> {
+        let bytes = self.log.read_at(Location { segment: blob.segment, position: blob.position }, blob.len)?;
+        decode_blob(&bytes).map_err(|e| internal(format!("queue {:?}: {e}", self.name)))
+    }
+
+    fn on_receipts(&mut self, receipts: Vec<String>, reply: Reply<BatchOutcome>, op: ReceiptOp) {
+        let now = self.clock.now();
+        let mut failed = Vec::new();
+        let mut parsed = Vec::with_capacity(receipts.len());
+        let mut positions = Vec::with_capacity(receipts.len());
+        for (i, text) in receipts.iter().enumerate() {
+            match Receipt::decode(text) {
+                Some(r) => {
+                    parsed.push(r);
+                    positions.push(i);
+                }
+                None => failed.push(Failure { receipt: text.clone(), error: rejection(&self.name, Rejection::InvalidReceipt) }),
+            }
+        }
+        let durable = matches!(op, ReceiptOp::Ack) && self.state.config().fifo;
+        let (command, rejected) = match op {
+            ReceiptOp::Ack => self.state.decide_ack(now, &parsed),
+            ReceiptOp::Nack(delay, reason) => self.state.decide_nack(now, &parsed, delay, reason.map(truncate_reason)),
+            ReceiptOp::ChangeVisibility(timeout) => self.state.decide_change_visibility(now, &parsed, timeout),
+        };
+        for (index, r) in rejected {
+            let receipt = positions.get(index).and_then(|&p| receipts.get(p)).cloned().unwrap_or_default();
+            failed.push(Failure { receipt, error: rejection(&self.name, r) });
+        }
+        if let Some(command) = command
+            && let Err(e) = self.append_apply(&command, &[])
+        {
+            let _ = reply.send(Err(e));
+            return;
+        }
+        let ok = u32::try_from(receipts.len() - failed.len()).unwrap_or(u32::MAX);
+        let outcome = BatchOutcome { ok, failed };
+        if durable {
+            self.after_sync(Box::new(move |r| {
+                let _ = reply.send(r.map(|()| outcome));
+            }));
+        } else {
+            let _ = reply.send(Ok(outcome));
+        }
+    }
+
+    fn on_peek(&mut self, limit: usize) -> Result<Vec<PeekedMessage>> {
+        let now = self.clock.now();
+        self.state.advance(now);
+        let mut out = Vec::new();
+        for meta in self.state.peek(limit) {
+            let blob = self.read_blob(meta.blob)?;
+            out.push(PeekedMessage {
+                id: meta.id,
+                seq: meta.seq,
+                state: meta.state,
+                body: blob.body,
+                attributes: blob.attributes,
+                receive_count: meta.receive_count,
+                enqueued_at: meta.enqueued_at,
+                visible_at: meta.visible_at,
+                expires_at: meta.expires_at,
+                group: meta.group,
+                priority: meta.priority,
+                lease: meta.lease,
+                dead_letter: blob.dead_letter,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Runs a command that needs no blob and answers `value` once it is durable.
+    fn durable_command<T: Send + 'static>(&mut self, command: Result<Command>, value: T, reply: Reply<T>) {
+        match command.and_then(|c| self.append_apply(&c, &[])) {
+            Ok(()) => self.after_sync(Box::new(move |r| {
+                let _ = reply.send(r.map(|()| value));
+            })),
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    fn on_cancel(&mut self, id: MessageId, reply: Reply<()>) {
+        let now = self.clock.now();
+        let command = self.state.decide_cancel(now, id).map_err(|r| rejection(&self.name, r));
+        self.durable_command(command, (), reply);
+    }
+
+    fn on_purge(&mut self, reply: Reply<u64>) {
+        let count = self.state.len() as u64;
+        let command = Command::Purge { now: self.clock.now() };
+        self.durable_command(Ok(command), count, reply);
+    }
+
+    fn on_configure(&mut self, config: ferry_core::queue::QueueConfig, reply: Reply<()>) {
+        let command = Command::Configure { now: self.clock.now(), config, uid: self.state.uid() };
+        self.durable_command(Ok(command), (), reply);
+    }
+
+    fn on_timer(&mut self) {
+        let now = self.clock.now();
+        self.state.advance(now);
+        let instant = Instant::now();
+        let mut i = 0;
+        while i < self.waiters.len() {
+            if self.waiters.get(i).is_some_and(|w| w.deadline <= instant) {
+                if let Some(w) = self.waiters.remove(i) {
+                    let _ = w.reply.send(Ok(Vec::new()));
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// When the loop must wake without a request: a waiter's deadline, or the state's next
+    /// time-driven change.
+    fn next_wake(&mut self) -> Option<Instant> {
+        let waiter = self.waiters.iter().map(|w| w.deadline).min();
+        let state = self.state.next_wake().map(|at| {
+            let now = self.clock.now();
+            Instant::now() + Duration::from_millis(at.as_millis().saturating_sub(now.as_millis()))
+        });
+        [waiter, state].into_iter().flatten().min()
+    }
+
+    /// Work every event may have made possible: serve long polls, forward dead letters, maintain.
+    async fn after_event(&mut self) {
+        self.serve_waiters();
+        self.forward_dead_letters();
+        self.maybe_maintain().await;
+    }
+
+    fn serve_waiters(&mut self) {
+        while let Some(w) = self.waiters.front() {
+            if w.reply.is_closed() {
+                self.waiters.pop_front();
+                continue;
+            }
+            let options = w.options.clone();
+            match self.try_receive(&options) {
+                Ok(None) => break,
+                Ok(Some(deliveries)) => {
+                    if let Some(w) = self.waiters.pop_front() {
+                        self.deliver(&options, deliveries, w.reply);
+                    }
+                }
+                Err(e) => {
+                    if let Some(w) = self.waiters.pop_front() {
+                        let _ = w.reply.send(Err(e));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn shutdown(&mut self) -> Result<()> {
+        let result = self.log.sync().await.map_err(Error::from);
+        while let Some(p) = self.pending.pop_front() {
+            self.state.mark_durable(p.durable_below);
+            (p.done)(result.clone());
+        }
+        for w in self.waiters.drain(..) {
+            let _ = w.reply.send(Ok(Vec::new()));
+        }
+        result?;
+        self.snapshot()
+    }
+}
+
+enum ReceiptOp {
+    Ack,
+    Nack(Option<Duration>, Option<String>),
+    ChangeVisibility(Duration),
+}
+
+fn truncate_reason(mut reason: String) -> String {
+    let max = ferry_core::queue::MAX_REASON_BYTES;
+    if reason.len() > max {
+        let mut cut = max;
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        reason.truncate(cut);
+    }
+    reason
+}
+
+fn delivery(uid: u64, meta: DeliveryMeta, blob: Blob, receipt: String) -> Delivery {
+    Delivery {
+        id: MessageId::new(uid, meta.seq),
+        seq: meta.seq,
+        body: blob.body,
+        attributes: blob.attributes,
+        receipt,
+        receive_count: meta.receive_count,
+        enqueued_at: meta.enqueued_at,
+        first_received_at: meta.first_received_at,
+        group: meta.group,
+        dedup_id: blob.dedup_id,
+        priority: meta.priority,
+        dead_letter: blob.dead_letter,
+    }
+}
+
+fn reply_error(request: Request, e: Error) {
+    match request {
+        Request::Send { reply, .. } => drop(reply.send(Err(e))),
+        Request::Receive { reply, .. } => drop(reply.send(Err(e))),
+        Request::Ack { reply, .. } | Request::Nack { reply, .. } | Request::ChangeVisibility { reply, .. } => drop(reply.send(Err(e))),
+        Request::Peek { reply, .. } => drop(reply.send(Err(e))),
+        Request::Cancel { reply, .. } | Request::Configure { reply, .. } | Request::Shutdown { reply } | Request::Stop { reply } => {
+            drop(reply.send(Err(e)));
+        }
+        Request::Purge { reply } => drop(reply.send(Err(e))),
+        Request::Stats { reply } => drop(reply.send(Err(e))),
+        Request::DeadLettered { .. } | Request::DeadLetterFailed { .. } => {}
+    }
+}
