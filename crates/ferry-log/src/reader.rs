@@ -1,0 +1,228 @@
+//! Reading records back from a segment file: a buffered reader that validates the length,
+//! CRC and offset of every record it returns, and the whole-segment scan used on open.
+
+#![deny(clippy::indexing_slicing)]
+
+use std::io;
+use std::path::Path;
+
+use crate::LogError;
+use crate::error::CorruptReason;
+use crate::index::SegmentIndex;
+use crate::record::{self, Decoded, RecordHeader};
+use crate::segment::SegmentFile;
+
+/// Bytes read from a segment at a time when scanning.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// Bytes of a record's `len` field, the least a scan must see to size a record.
+const LEN_FIELD_BYTES: usize = 4;
+/// Bytes of the `len` and `crc32c` fields, not counted by `len`.
+const PREFIX_BYTES: usize = 8;
+
+/// Why a scan stopped early.
+#[derive(Debug)]
+pub(crate) enum ScanError {
+    /// The bytes at `position` are not the record expected there.
+    Invalid {
+        position: u64,
+        reason: CorruptReason,
+    },
+    /// Reading failed.
+    Io(io::Error),
+}
+
+impl ScanError {
+    pub(crate) fn into_log_error(self, path: &Path) -> LogError {
+        match self {
+            ScanError::Invalid { position, reason } => LogError::corrupt(path, position, reason),
+            ScanError::Io(e) => LogError::io("read segment", path, e),
+        }
+    }
+}
+
+/// A record as a scan sees it, borrowing the payload from the reader's buffer.
+#[derive(Debug)]
+pub(crate) struct RecordView<'a> {
+    /// Position of the record start in the segment file.
+    pub(crate) position: u64,
+    pub(crate) header: RecordHeader,
+    pub(crate) payload: &'a [u8],
+    pub(crate) framed_bytes: u64,
+}
+
+/// Reads the records of one segment in order from a record start, checking each record's CRC
+/// and that offsets follow each other.
+#[derive(Debug)]
+pub(crate) struct SegmentReader<'a> {
+    file: &'a SegmentFile,
+    /// Start of the next record.
+    position: u64,
+    /// End of the readable bytes (the segment's size).
+    end: u64,
+    /// Offset the next record must carry.
+    expected_offset: u64,
+    buf: Vec<u8>,
+    /// File position of `buf[0]`.
+    buf_start: u64,
+}
+
+impl<'a> SegmentReader<'a> {
+    pub(crate) fn new(
+        file: &'a SegmentFile,
+        position: u64,
+        end: u64,
+        expected_offset: u64,
+    ) -> Self {
+        SegmentReader {
+            file,
+            position,
+            end,
+            expected_offset,
+            buf: Vec::new(),
+            buf_start: position,
+        }
+    }
+
+    /// Start of the next record (after the last one returned).
+    pub(crate) fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Offset the next record must carry.
+    pub(crate) fn expected_offset(&self) -> u64 {
+        self.expected_offset
+    }
+
+    /// The next record, `None` at the end, or why the bytes there are not a valid record.
+    pub(crate) fn next_view(&mut self) -> Result<Option<RecordView<'_>>, ScanError> {
+        if self.position >= self.end {
+            return Ok(None);
+        }
+        while let Some(needed) = self.missing_bytes()? {
+            self.refill(needed)?;
+        }
+        let position = self.position;
+        let invalid = |reason| ScanError::Invalid { position, reason };
+        let start = usize::try_from(position - self.buf_start).unwrap_or(usize::MAX);
+        let bytes = self.buf.get(start..).unwrap_or_default();
+        let Decoded::Record {
+            header,
+            payload,
+            framed_bytes,
+        } = record::decode(bytes).map_err(invalid)?
+        else {
+            let reason = CorruptReason::Truncated {
+                needed: 0,
+                available: self.end - position,
+            };
+            return Err(invalid(reason));
+        };
+        if header.offset != self.expected_offset {
+            let expected = self.expected_offset;
+            let found = header.offset;
+            return Err(invalid(CorruptReason::UnexpectedOffset { expected, found }));
+        }
+        let framed_bytes = framed_bytes as u64;
+        debug_assert!(position + framed_bytes <= self.end);
+        self.position += framed_bytes;
+        self.expected_offset += 1;
+        Ok(Some(RecordView {
+            position,
+            header,
+            payload,
+            framed_bytes,
+        }))
+    }
+
+    /// How many bytes from `position` the buffer must hold to decode the next record, if it
+    /// holds fewer. Checks the length field, and that the record fits before `end`.
+    fn missing_bytes(&self) -> Result<Option<usize>, ScanError> {
+        let position = self.position;
+        let start = usize::try_from(position - self.buf_start).unwrap_or(usize::MAX);
+        let buffered = self.buf.get(start..).unwrap_or_default();
+        let left = self.end - position;
+        let truncated = |needed: u64| ScanError::Invalid {
+            position,
+            reason: CorruptReason::Truncated {
+                needed,
+                available: left,
+            },
+        };
+        let Some(len_field) = buffered.get(..LEN_FIELD_BYTES) else {
+            if left < LEN_FIELD_BYTES as u64 {
+                return Err(truncated(LEN_FIELD_BYTES as u64));
+            }
+            return Ok(Some(LEN_FIELD_BYTES));
+        };
+        let len = u32::from_le_bytes(len_field.try_into().map_err(|_| truncated(4))?);
+        let framed = PREFIX_BYTES + usize::try_from(len).unwrap_or(usize::MAX);
+        if !(record::HEADER_BYTES..=record::MAX_RECORD_BYTES).contains(&framed) {
+            let reason = CorruptReason::BadLength { len };
+            return Err(ScanError::Invalid { position, reason });
+        }
+        if framed as u64 > left {
+            return Err(truncated(framed as u64));
+        }
+        Ok((buffered.len() < framed).then_some(framed))
+    }
+
+    /// Replaces the buffer with at least `needed` bytes from `position` (more if available).
+    fn refill(&mut self, needed: usize) -> Result<(), ScanError> {
+        let left = usize::try_from(self.end - self.position).unwrap_or(usize::MAX);
+        let len = needed.max(READ_CHUNK_BYTES).min(left);
+        debug_assert!(len >= needed);
+        self.buf.resize(len, 0);
+        self.buf_start = self.position;
+        self.file.read_exact_at(&mut self.buf, self.position)
+    }
+}
+
+/// What a scan of a whole segment found.
+#[derive(Debug)]
+pub(crate) struct Scan {
+    pub(crate) index: SegmentIndex,
+    pub(crate) next_offset: u64,
+    /// Bytes of whole valid records from the start.
+    pub(crate) valid_bytes: u64,
+    pub(crate) records: u64,
+    /// Where and why the scan stopped before the end of the file.
+    pub(crate) invalid: Option<(u64, CorruptReason)>,
+}
+
+/// Scans `file` (of `file_bytes`) from the start, expecting offsets from `base_offset`, up to the
+/// first invalid record.
+pub(crate) fn scan(
+    file: &SegmentFile,
+    base_offset: u64,
+    file_bytes: u64,
+    interval_bytes: u32,
+) -> Result<Scan, LogError> {
+    if u32::try_from(file_bytes).is_err() {
+        let reason = CorruptReason::TooLarge { bytes: file_bytes };
+        return Err(LogError::corrupt(file.path(), 0, reason));
+    }
+    let mut index = SegmentIndex::new(interval_bytes);
+    let mut reader = SegmentReader::new(file, 0, file_bytes, base_offset);
+    let mut records = 0;
+    let invalid = loop {
+        match reader.next_view() {
+            Ok(Some(view)) => {
+                // Both fit in u32: the file does, and so does the offset count within it.
+                let relative = (view.header.offset - base_offset) as u32;
+                let ts = view.header.timestamp_ms;
+                index.on_record(relative, view.position as u32, ts, view.framed_bytes);
+                records += 1;
+            }
+            Ok(None) => break None,
+            Err(ScanError::Invalid { position, reason }) => break Some((position, reason)),
+            Err(ScanError::Io(e)) => return Err(LogError::io("scan segment", file.path(), e)),
+        }
+    };
+    Ok(Scan {
+        index,
+        next_offset: reader.expected_offset(),
+        valid_bytes: reader.position(),
+        records,
+        invalid,
+    })
+}
