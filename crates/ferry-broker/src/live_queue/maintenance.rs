@@ -70,9 +70,8 @@ impl LiveQueue {
     /// Snapshots when a segment rolled or many records were written since the last snapshot,
     /// then deletes segments nothing needs any more.
     pub(super) async fn maybe_maintain(&mut self) {
-        let segments = self.log.segments().len();
-        let rolled = segments != self.segments_at_snapshot;
-        if self.records_since_snapshot == 0 || !(rolled || self.records_since_snapshot >= SNAPSHOT_EVERY_RECORDS) {
+        let due = self.rolled_since_snapshot || self.records_since_snapshot >= SNAPSHOT_EVERY_RECORDS;
+        if self.records_since_snapshot == 0 || !due {
             return;
         }
         if let Err(e) = self.maintain().await {
@@ -118,7 +117,7 @@ impl LiveQueue {
     pub(super) fn snapshot(&mut self) -> Result<()> {
         snapshot::write(self.log.dir(), &self.state, self.log.next_offset())?;
         self.records_since_snapshot = 0;
-        self.segments_at_snapshot = self.log.segments().len();
+        self.rolled_since_snapshot = false;
         Ok(())
     }
 }

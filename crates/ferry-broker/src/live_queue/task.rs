@@ -46,7 +46,10 @@ pub(crate) struct LiveQueue {
     /// Dead-lettering messages handed to the dead-letter queue and not yet confirmed.
     pub(super) forwarding: HashSet<u64>,
     pub(super) records_since_snapshot: u64,
-    pub(super) segments_at_snapshot: usize,
+    /// Base offset of the segment the last append went to.
+    pub(super) active_segment: u64,
+    /// Whether the log started a new segment since the last snapshot.
+    pub(super) rolled_since_snapshot: bool,
     /// Set once storage failed: every later request gets this error.
     failed: Option<Error>,
 }
@@ -90,7 +93,7 @@ impl LiveQueue {
         registry: Arc<Registry>,
         self_tx: mpsc::WeakSender<Request>,
     ) -> LiveQueue {
-        let segments_at_snapshot = log.segments().len();
+        let active_segment = log.segments().last().map_or(0, |s| s.base_offset);
         LiveQueue {
             name,
             clock: MonotonicClock::starting_at(state.now()),
@@ -102,7 +105,8 @@ impl LiveQueue {
             waiters: VecDeque::new(),
             forwarding: HashSet::new(),
             records_since_snapshot: 0,
-            segments_at_snapshot,
+            active_segment,
+            rolled_since_snapshot: false,
             failed: None,
         }
     }
@@ -176,6 +180,10 @@ impl LiveQueue {
             Ok(appended) => appended,
             Err(e) => return Err(self.storage_failed(e.into())),
         };
+        if appended.location.segment != self.active_segment {
+            self.active_segment = appended.location.segment;
+            self.rolled_since_snapshot = true;
+        }
         let blobs_at = appended.payload.advance((payload.len() - blobs_len) as u64);
         self.state.apply(command, BlobsAt { segment: blobs_at.segment, position: blobs_at.position });
         self.records_since_snapshot += 1;

@@ -332,7 +332,7 @@ impl QueueState {
     pub fn decide_ack(&mut self, now: Timestamp, receipts: &[Receipt]) -> (Option<Command>, Vec<(usize, Rejection)>) {
         self.advance(now);
         let (seqs, failed) = self.check_receipts(receipts, true);
-        let command = (!seqs.is_empty()).then(|| Command::Ack { now: self.now, seqs });
+        let command = (!seqs.is_empty()).then_some(Command::Ack { now: self.now, seqs });
         (command, failed)
     }
 
@@ -354,7 +354,7 @@ impl QueueState {
                 (seq, now.plus(delay.unwrap_or_else(|| retry_delay(&self.config, seq, rc))))
             })
             .collect();
-        let command = (!items.is_empty()).then(|| Command::Nack { now, items, reason });
+        let command = (!items.is_empty()).then_some(Command::Nack { now, items, reason });
         (command, failed)
     }
 
@@ -373,7 +373,7 @@ impl QueueState {
         let (seqs, failed) = self.check_receipts(receipts, false);
         let until = self.now.plus(timeout);
         let items: Vec<(u64, Timestamp)> = seqs.into_iter().map(|seq| (seq, until)).collect();
-        let command = (!items.is_empty()).then(|| Command::ChangeVisibility { now: self.now, items });
+        let command = (!items.is_empty()).then_some(Command::ChangeVisibility { now: self.now, items });
         (command, failed)
     }
 
