@@ -8,11 +8,11 @@ use crate::snapshot;
 use ferry_core::queue::{Command, NewMessage, RemoveCause, encode_blob};
 use std::time::Duration;
 
-/// Take a snapshot after this many records even if no segment rolled.
-const SNAPSHOT_EVERY_RECORDS: u64 = 100_000;
-/// Relocate messages out of the oldest segment once the log has this many segments.
-const RELOCATE_AT_SEGMENTS: usize = 4;
-/// Most messages relocated in one round.
+/// Take a snapshot after this many records even if no segment can be reclaimed, to bound
+/// recovery time.
+const SNAPSHOT_EVERY_RECORDS: u64 = 1_000_000;
+/// Copy messages out of the oldest segment only when at most this many still live there: they
+/// are stragglers holding a segment hostage, not a backlog (copying a backlog would only churn).
 const RELOCATE_BATCH: usize = 10_000;
 /// Pause before handing dead letters over again after the dead-letter queue refused them.
 const DEAD_LETTER_RETRY: Duration = Duration::from_secs(1);
@@ -67,11 +67,19 @@ impl LiveQueue {
         }
     }
 
-    /// Snapshots when a segment rolled or many records were written since the last snapshot,
-    /// then deletes segments nothing needs any more.
+    /// After a segment rolled (or very many records), snapshots and deletes the segments
+    /// nothing needs any more. A snapshot costs time proportional to the queue's size, so one is
+    /// taken on a roll only when it lets a segment go.
     pub(super) async fn maybe_maintain(&mut self) {
-        let due = self.rolled_since_snapshot || self.records_since_snapshot >= SNAPSHOT_EVERY_RECORDS;
-        if self.records_since_snapshot == 0 || !due {
+        if self.records_since_snapshot == 0 {
+            return;
+        }
+        let many = self.records_since_snapshot >= SNAPSHOT_EVERY_RECORDS;
+        if !(self.rolled_since_snapshot || many) {
+            return;
+        }
+        self.rolled_since_snapshot = false;
+        if !many && !self.can_free_oldest_segment() {
             return;
         }
         if let Err(e) = self.maintain().await {
@@ -79,10 +87,15 @@ impl LiveQueue {
         }
     }
 
+    /// Whether the oldest closed segment holds no live message, or so few that moving them is cheap.
+    fn can_free_oldest_segment(&self) -> bool {
+        let segments = self.log.segments();
+        let (Some(oldest), true) = (segments.first(), segments.len() > 1) else { return false };
+        self.state.blobs().filter(|(_, blob)| blob.segment == oldest.base_offset).take(RELOCATE_BATCH + 1).count() <= RELOCATE_BATCH
+    }
+
     async fn maintain(&mut self) -> Result<()> {
-        if self.log.segments().len() >= RELOCATE_AT_SEGMENTS {
-            self.relocate_stragglers()?;
-        }
+        self.relocate_stragglers()?;
         self.log.sync().await?;
         self.snapshot()?;
         let oldest_needed = self.state.lowest_segment().unwrap_or(u64::MAX).min(self.log.next_offset());
@@ -95,10 +108,11 @@ impl LiveQueue {
 
     /// Copies the blobs of messages still living in the oldest segment to the head of the log.
     fn relocate_stragglers(&mut self) -> Result<()> {
-        let Some(oldest) = self.log.segments().first().map(|s| s.base_offset) else { return Ok(()) };
+        let segments = self.log.segments();
+        let (Some(oldest), true) = (segments.first().map(|s| s.base_offset), segments.len() > 1) else { return Ok(()) };
         let stragglers: Vec<(u64, ferry_core::queue::BlobRef)> =
-            self.state.blobs().filter(|(_, blob)| blob.segment == oldest).take(RELOCATE_BATCH).collect();
-        if stragglers.is_empty() {
+            self.state.blobs().filter(|(_, blob)| blob.segment == oldest).take(RELOCATE_BATCH + 1).collect();
+        if stragglers.is_empty() || stragglers.len() > RELOCATE_BATCH {
             return Ok(());
         }
         let mut seqs = Vec::with_capacity(stragglers.len());
