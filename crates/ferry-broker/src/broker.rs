@@ -7,7 +7,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::live_queue::{self, Incoming, QueueHandle};
 use crate::registry::Registry;
 use crate::types::*;
-use ferry_core::queue::{Delivery, MAX_VISIBILITY_TIMEOUT_MS, NewMessage, PeekedMessage, QueueConfig};
+use ferry_core::queue::{
+    Delivery, MAX_VISIBILITY_TIMEOUT_MS, NewMessage, PeekedMessage, QueueConfig,
+};
 use ferry_core::{MessageId, QueueName};
 use ferry_log::{Flusher, LogConfig};
 use std::path::PathBuf;
@@ -45,7 +47,8 @@ impl Broker {
     /// # Errors
     /// When the data directory or a queue's storage cannot be opened or recovered.
     pub async fn open(config: BrokerConfig) -> Result<Broker> {
-        std::fs::create_dir_all(config.data_dir.join("queues")).map_err(|e| io_error("create data dir", e))?;
+        std::fs::create_dir_all(config.data_dir.join("queues"))
+            .map_err(|e| io_error("create data dir", e))?;
         let catalog = Catalog::open(&config.data_dir.join("catalog.redb"))?;
         let inner = Inner {
             catalog,
@@ -55,7 +58,9 @@ impl Broker {
             closed: AtomicBool::new(false),
             config,
         };
-        let broker = Broker { inner: Arc::new(inner) };
+        let broker = Broker {
+            inner: Arc::new(inner),
+        };
         let records = broker.inner.catalog.queues()?;
         for (name, record) in &records {
             broker.open_queue(name, record).await?;
@@ -70,16 +75,37 @@ impl Broker {
     }
 
     fn log_config(&self) -> LogConfig {
-        LogConfig { segment_bytes: self.inner.config.segment_bytes, fsync: self.inner.config.fsync, ..LogConfig::default() }
+        LogConfig {
+            segment_bytes: self.inner.config.segment_bytes,
+            fsync: self.inner.config.fsync,
+            ..LogConfig::default()
+        }
     }
 
     async fn open_queue(&self, name: &str, record: &QueueRecord) -> Result<()> {
         let dir = self.queue_dir(name);
         let registry = Arc::clone(&self.inner.registry);
-        let (handle, config) = live_queue::open(name, &dir, record, self.log_config(), &self.inner.flusher, registry).await?;
+        let (handle, config) = live_queue::open(
+            name,
+            &dir,
+            record,
+            self.log_config(),
+            &self.inner.flusher,
+            registry,
+        )
+        .await?;
         if config != record.config {
-            tracing::warn!(queue = name, "catalog config lagged the queue log; repairing the catalog");
-            self.inner.catalog.put(name, &QueueRecord { config, ..record.clone() })?;
+            tracing::warn!(
+                queue = name,
+                "catalog config lagged the queue log; repairing the catalog"
+            );
+            self.inner.catalog.put(
+                name,
+                &QueueRecord {
+                    config,
+                    ..record.clone()
+                },
+            )?;
         }
         self.inner.registry.insert(name, handle);
         Ok(())
@@ -87,7 +113,9 @@ impl Broker {
 
     /// Deletes queue directories left by a deletion that crashed half-way.
     fn remove_orphan_dirs(&self, records: &[(String, QueueRecord)]) {
-        let Ok(dirs) = std::fs::read_dir(self.inner.config.data_dir.join("queues")) else { return };
+        let Ok(dirs) = std::fs::read_dir(self.inner.config.data_dir.join("queues")) else {
+            return;
+        };
         for dir in dirs.flatten() {
             let name = dir.file_name().to_string_lossy().into_owned();
             if !records.iter().any(|(n, _)| *n == name) {
@@ -99,14 +127,20 @@ impl Broker {
 
     fn check_open(&self) -> Result<()> {
         if self.inner.closed.load(Ordering::Acquire) {
-            return Err(Error::new(ErrorKind::Unavailable, "the broker is shutting down"));
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                "the broker is shutting down",
+            ));
         }
         Ok(())
     }
 
     fn queue(&self, name: &str) -> Result<QueueHandle> {
         self.check_open()?;
-        self.inner.registry.get(name).ok_or_else(|| Error::queue_not_found(name))
+        self.inner
+            .registry
+            .get(name)
+            .ok_or_else(|| Error::queue_not_found(name))
     }
 
     /// Flushes and stops every queue; later calls fail with `unavailable`.
@@ -135,17 +169,38 @@ impl Broker {
         if let Some(dlq) = &config.dead_letter_queue
             && self.inner.registry.get(dlq).is_none()
         {
-            return Err(Error::new(ErrorKind::InvalidConfig, format!("invalid config: dead_letter_queue: queue {dlq:?} does not exist")));
+            return Err(Error::new(
+                ErrorKind::InvalidConfig,
+                format!("invalid config: dead_letter_queue: queue {dlq:?} does not exist"),
+            ));
         }
         let now = wall_now();
-        let existing = self.inner.catalog.queues()?.into_iter().find(|(n, _)| n == name).map(|(_, r)| r);
+        let existing = self
+            .inner
+            .catalog
+            .queues()?
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, r)| r);
         if let Some(record) = existing {
             record.config.check_update(&config)?;
             self.queue(name)?.configure(config.clone()).await?;
-            self.inner.catalog.put(name, &QueueRecord { config, updated_at: now, ..record })?;
+            self.inner.catalog.put(
+                name,
+                &QueueRecord {
+                    config,
+                    updated_at: now,
+                    ..record
+                },
+            )?;
             return Ok(Upsert::Updated);
         }
-        let record = QueueRecord { uid: rand::random(), config, created_at: now, updated_at: now };
+        let record = QueueRecord {
+            uid: rand::random(),
+            config,
+            created_at: now,
+            updated_at: now,
+        };
         self.inner.catalog.put(name, &record)?;
         self.open_queue(name, &record).await?;
         tracing::info!(queue = name, "queue created");
@@ -155,7 +210,13 @@ impl Broker {
     /// Every queue, by name.
     pub async fn list_queues(&self) -> Vec<QueueSummary> {
         let records = self.inner.catalog.queues().unwrap_or_default();
-        records.into_iter().map(|(name, r)| QueueSummary { name, config: r.config }).collect()
+        records
+            .into_iter()
+            .map(|(name, r)| QueueSummary {
+                name,
+                config: r.config,
+            })
+            .collect()
     }
 
     /// One queue's config and stats.
@@ -165,8 +226,15 @@ impl Broker {
     pub async fn queue_info(&self, name: &str) -> Result<QueueInfo> {
         let stats = self.queue(name)?.stats().await?;
         let records = self.inner.catalog.queues()?;
-        let sources = records.iter().filter(|(_, r)| r.config.dead_letter_queue.as_deref() == Some(name)).map(|(n, _)| n.clone()).collect();
-        let (_, record) = records.into_iter().find(|(n, _)| n == name).ok_or_else(|| Error::queue_not_found(name))?;
+        let sources = records
+            .iter()
+            .filter(|(_, r)| r.config.dead_letter_queue.as_deref() == Some(name))
+            .map(|(n, _)| n.clone())
+            .collect();
+        let (_, record) = records
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .ok_or_else(|| Error::queue_not_found(name))?;
         Ok(QueueInfo {
             name: name.to_owned(),
             config: record.config,
@@ -186,13 +254,20 @@ impl Broker {
         let _admin = self.inner.admin.lock().await;
         let handle = self.queue(name)?;
         let records = self.inner.catalog.queues()?;
-        if let Some((source, _)) = records.iter().find(|(_, r)| r.config.dead_letter_queue.as_deref() == Some(name)) {
-            return Err(Error::new(ErrorKind::Conflict, format!("queue {name:?} is the dead-letter queue of {source:?}")));
+        if let Some((source, _)) = records
+            .iter()
+            .find(|(_, r)| r.config.dead_letter_queue.as_deref() == Some(name))
+        {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("queue {name:?} is the dead-letter queue of {source:?}"),
+            ));
         }
         self.inner.registry.remove(name);
         handle.stop().await?;
         self.inner.catalog.remove(name)?;
-        std::fs::remove_dir_all(self.queue_dir(name)).map_err(|e| io_error("remove queue dir", e))?;
+        std::fs::remove_dir_all(self.queue_dir(name))
+            .map_err(|e| io_error("remove queue dir", e))?;
         tracing::info!(queue = name, "queue deleted");
         Ok(())
     }
@@ -205,7 +280,17 @@ impl Broker {
     pub async fn send(&self, name: &str, messages: Vec<NewMessage>) -> Result<Vec<Sent>> {
         let queue = self.queue(name)?;
         self.check_batch(messages.len(), "messages")?;
-        queue.send(messages.into_iter().map(|message| Incoming { message, dead_letter: None }).collect()).await
+        queue
+            .send(
+                messages
+                    .into_iter()
+                    .map(|message| Incoming {
+                        message,
+                        dead_letter: None,
+                    })
+                    .collect(),
+            )
+            .await
     }
 
     fn check_batch(&self, len: usize, what: &str) -> Result<()> {
@@ -214,7 +299,10 @@ impl Broker {
             return Err(invalid(format!("{what}: the batch is empty")));
         }
         if len > max {
-            return Err(Error::new(ErrorKind::BatchTooLarge, format!("{what}: {len} entries is more than the maximum of {max}")));
+            return Err(Error::new(
+                ErrorKind::BatchTooLarge,
+                format!("{what}: {len} entries is more than the maximum of {max}"),
+            ));
         }
         Ok(())
     }
@@ -230,10 +318,18 @@ impl Broker {
             return Err(invalid(format!("max must be 1 to {max}")));
         }
         if options.wait > self.inner.config.max_wait {
-            return Err(invalid(format!("wait_ms must be at most {}", self.inner.config.max_wait.as_millis())));
+            return Err(invalid(format!(
+                "wait_ms must be at most {}",
+                self.inner.config.max_wait.as_millis()
+            )));
         }
-        if options.visibility_timeout.is_some_and(|v| v > Duration::from_millis(MAX_VISIBILITY_TIMEOUT_MS)) {
-            return Err(invalid(format!("visibility_timeout_ms must be at most {MAX_VISIBILITY_TIMEOUT_MS}")));
+        if options
+            .visibility_timeout
+            .is_some_and(|v| v > Duration::from_millis(MAX_VISIBILITY_TIMEOUT_MS))
+        {
+            return Err(invalid(format!(
+                "visibility_timeout_ms must be at most {MAX_VISIBILITY_TIMEOUT_MS}"
+            )));
         }
         queue.receive(options).await
     }
@@ -253,11 +349,19 @@ impl Broker {
     ///
     /// # Errors
     /// As for [`Broker::ack`].
-    pub async fn nack(&self, name: &str, receipts: Vec<String>, delay: Option<Duration>, reason: Option<String>) -> Result<BatchOutcome> {
+    pub async fn nack(
+        &self,
+        name: &str,
+        receipts: Vec<String>,
+        delay: Option<Duration>,
+        reason: Option<String>,
+    ) -> Result<BatchOutcome> {
         let queue = self.queue(name)?;
         self.check_batch(receipts.len(), "receipts")?;
         if delay.is_some_and(|d| d > Duration::from_millis(MAX_VISIBILITY_TIMEOUT_MS)) {
-            return Err(invalid(format!("delay_ms must be at most {MAX_VISIBILITY_TIMEOUT_MS}")));
+            return Err(invalid(format!(
+                "delay_ms must be at most {MAX_VISIBILITY_TIMEOUT_MS}"
+            )));
         }
         queue.nack(receipts, delay, reason).await
     }
@@ -266,11 +370,18 @@ impl Broker {
     ///
     /// # Errors
     /// As for [`Broker::ack`].
-    pub async fn change_visibility(&self, name: &str, receipts: Vec<String>, timeout: Duration) -> Result<BatchOutcome> {
+    pub async fn change_visibility(
+        &self,
+        name: &str,
+        receipts: Vec<String>,
+        timeout: Duration,
+    ) -> Result<BatchOutcome> {
         let queue = self.queue(name)?;
         self.check_batch(receipts.len(), "receipts")?;
         if timeout > Duration::from_millis(MAX_VISIBILITY_TIMEOUT_MS) {
-            return Err(invalid(format!("visibility_timeout_ms must be at most {MAX_VISIBILITY_TIMEOUT_MS}")));
+            return Err(invalid(format!(
+                "visibility_timeout_ms must be at most {MAX_VISIBILITY_TIMEOUT_MS}"
+            )));
         }
         queue.change_visibility(receipts, timeout).await
     }

@@ -61,14 +61,20 @@ impl Catalog {
     pub(crate) fn put(&self, name: &str, record: &QueueRecord) -> Result<()> {
         let bytes = serde_json::to_vec(record).map_err(storage)?;
         let txn = self.db.begin_write().map_err(storage)?;
-        txn.open_table(QUEUES).map_err(storage)?.insert(name, bytes.as_slice()).map_err(storage)?;
+        txn.open_table(QUEUES)
+            .map_err(storage)?
+            .insert(name, bytes.as_slice())
+            .map_err(storage)?;
         txn.commit().map_err(storage)
     }
 
     /// Removes a queue's record (durably).
     pub(crate) fn remove(&self, name: &str) -> Result<()> {
         let txn = self.db.begin_write().map_err(storage)?;
-        txn.open_table(QUEUES).map_err(storage)?.remove(name).map_err(storage)?;
+        txn.open_table(QUEUES)
+            .map_err(storage)?
+            .remove(name)
+            .map_err(storage)?;
         txn.commit().map_err(storage)
     }
 }
@@ -81,7 +87,12 @@ mod tests {
     fn records_survive_reopen() -> Result<()> {
         let dir = tempfile::tempdir().map_err(storage)?;
         let path = dir.path().join("catalog.redb");
-        let record = QueueRecord { uid: 9, config: QueueConfig::default(), created_at: Timestamp(1), updated_at: Timestamp(2) };
+        let record = QueueRecord {
+            uid: 9,
+            config: QueueConfig::default(),
+            created_at: Timestamp(1),
+            updated_at: Timestamp(2),
+        };
         {
             let c = Catalog::open(&path)?;
             c.put("a", &record)?;

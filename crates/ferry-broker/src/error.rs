@@ -102,12 +102,18 @@ impl fmt::Display for Error {
 impl Error {
     /// An error of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into() }
+        Error {
+            kind,
+            message: message.into(),
+        }
     }
 
     /// `queue "<name>" does not exist`.
     pub fn queue_not_found(name: &str) -> Error {
-        Error::new(ErrorKind::QueueNotFound, format!("queue {name:?} does not exist"))
+        Error::new(
+            ErrorKind::QueueNotFound,
+            format!("queue {name:?} does not exist"),
+        )
     }
 }
 
@@ -143,8 +149,16 @@ mod tests {
     #[test]
     fn codes_are_unique_snake_case_and_statuses_are_errors() {
         let mut codes: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
-        assert!(codes.iter().all(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
-        assert!(ErrorKind::ALL.iter().all(|k| (400..600).contains(&k.http_status())));
+        assert!(
+            codes
+                .iter()
+                .all(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        );
+        assert!(
+            ErrorKind::ALL
+                .iter()
+                .all(|k| (400..600).contains(&k.http_status()))
+        );
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), ErrorKind::ALL.len());

@@ -32,8 +32,8 @@ pub use broker::Broker;
 pub use config::BrokerConfig;
 pub use error::{Error, ErrorKind, Result};
 pub use ferry_core::queue::{
-    Body, BodyEncoding, DeadLetterCause, DeadLetterInfo, Delivery, ExpireAction, LeaseInfo, MessageState, NewMessage,
-    Overflow, PeekedMessage, QueueConfig, QueueStats,
+    Body, BodyEncoding, DeadLetterCause, DeadLetterInfo, Delivery, ExpireAction, LeaseInfo,
+    MessageState, NewMessage, Overflow, PeekedMessage, QueueConfig, QueueStats,
 };
 pub use ferry_core::{MessageId, QueueName, Timestamp};
 pub use ferry_log::FsyncPolicy;

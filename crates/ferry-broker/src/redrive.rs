@@ -19,8 +19,14 @@ const LEASE: Duration = Duration::from_secs(60);
 
 pub(crate) async fn run(broker: &Broker, name: &str, options: RedriveOptions) -> Result<u64> {
     let dlq = broker.handle(name)?;
-    if options.rate_per_s.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
-        return Err(Error::new(ErrorKind::InvalidRequest, "rate_per_s must be a positive number"));
+    if options
+        .rate_per_s
+        .is_some_and(|r| !(r.is_finite() && r > 0.0))
+    {
+        return Err(Error::new(
+            ErrorKind::InvalidRequest,
+            "rate_per_s must be a positive number",
+        ));
     }
     let limit = options.max.unwrap_or(u64::MAX);
     let started = tokio::time::Instant::now();
@@ -32,7 +38,13 @@ pub(crate) async fn run(broker: &Broker, name: &str, options: RedriveOptions) ->
             Some(rate) => want.min(rate.ceil().max(1.0) as u32),
             None => want,
         };
-        let options_receive = ReceiveOptions { max: want, wait: Duration::ZERO, visibility_timeout: Some(LEASE), ack_mode: AckMode::Manual, consumer: Some("ferry-redrive".into()) };
+        let options_receive = ReceiveOptions {
+            max: want,
+            wait: Duration::ZERO,
+            visibility_timeout: Some(LEASE),
+            ack_mode: AckMode::Manual,
+            consumer: Some("ferry-redrive".into()),
+        };
         let batch = dlq.receive(options_receive).await?;
         if batch.is_empty() {
             break;
@@ -43,9 +55,17 @@ pub(crate) async fn run(broker: &Broker, name: &str, options: RedriveOptions) ->
                 skipped.push(d.receipt);
                 continue;
             };
-            let message = NewMessage { body: d.body, attributes: d.attributes, group: d.group, ..NewMessage::default() };
+            let message = NewMessage {
+                body: d.body,
+                attributes: d.attributes,
+                group: d.group,
+                ..NewMessage::default()
+            };
             let entry = by_source.entry(source).or_default();
-            entry.0.push(Incoming { message, dead_letter: None });
+            entry.0.push(Incoming {
+                message,
+                dead_letter: None,
+            });
             entry.1.push(d.receipt);
         }
         for (source, (messages, receipts)) in by_source {

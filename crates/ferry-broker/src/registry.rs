@@ -30,6 +30,9 @@ impl Registry {
 
     /// Every live queue.
     pub(crate) fn all(&self) -> Vec<(String, QueueHandle)> {
-        self.queues.read().map(|q| q.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+        self.queues
+            .read()
+            .map(|q| q.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
     }
 }

@@ -34,7 +34,9 @@ pub(crate) fn write(dir: &Path, state: &QueueState, offset: u64) -> Result<()> {
     file.write_all(&bytes).map_err(|e| io("write", e))?;
     file.sync_all().map_err(|e| io("sync", e))?;
     fs::rename(&tmp, dir.join(FILE)).map_err(|e| io("rename", e))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io("sync dir", e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io("sync dir", e))
 }
 
 /// Reads the snapshot, if there is a valid one: the state and the offset it covers up to.
@@ -55,7 +57,8 @@ fn decode(bytes: &[u8]) -> std::result::Result<(QueueState, u64), String> {
     if header.get(..4) != Some(MAGIC.as_slice()) {
         return Err("bad magic".into());
     }
-    let field = |range: std::ops::Range<usize>| header.get(range).ok_or_else(|| "short header".to_string());
+    let field =
+        |range: std::ops::Range<usize>| header.get(range).ok_or_else(|| "short header".to_string());
     let version = u32::from_le_bytes(field(4..8)?.try_into().map_err(|_| "version")?);
     if version != VERSION {
         return Err(format!("unknown version {version}"));

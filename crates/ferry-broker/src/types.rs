@@ -80,7 +80,13 @@ pub struct ReceiveOptions {
 
 impl Default for ReceiveOptions {
     fn default() -> Self {
-        ReceiveOptions { max: 1, wait: Duration::ZERO, visibility_timeout: None, ack_mode: AckMode::Manual, consumer: None }
+        ReceiveOptions {
+            max: 1,
+            wait: Duration::ZERO,
+            visibility_timeout: None,
+            ack_mode: AckMode::Manual,
+            consumer: None,
+        }
     }
 }
 

@@ -6,39 +6,69 @@ use std::time::{Duration, Instant};
 type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
 fn config(dir: &std::path::Path) -> BrokerConfig {
-    BrokerConfig { data_dir: dir.to_path_buf(), ..BrokerConfig::default() }
+    BrokerConfig {
+        data_dir: dir.to_path_buf(),
+        ..BrokerConfig::default()
+    }
 }
 
 fn text(body: &str) -> NewMessage {
-    NewMessage { body: Body::text(body), ..NewMessage::default() }
+    NewMessage {
+        body: Body::text(body),
+        ..NewMessage::default()
+    }
 }
 
 fn recv(max: u32) -> ReceiveOptions {
-    ReceiveOptions { max, ..ReceiveOptions::default() }
+    ReceiveOptions {
+        max,
+        ..ReceiveOptions::default()
+    }
 }
 
 fn bodies(got: &[Delivery]) -> Vec<String> {
-    got.iter().map(|d| String::from_utf8_lossy(&d.body.bytes).into_owned()).collect()
+    got.iter()
+        .map(|d| String::from_utf8_lossy(&d.body.bytes).into_owned())
+        .collect()
 }
 
 #[tokio::test]
 async fn send_receive_ack_round_trip() -> TestResult {
     let dir = tempfile::tempdir()?;
     let b = Broker::open(config(dir.path())).await?;
-    assert_eq!(b.put_queue("jobs", QueueConfig::default()).await?, Upsert::Created);
+    assert_eq!(
+        b.put_queue("jobs", QueueConfig::default()).await?,
+        Upsert::Created
+    );
     let mut m = text("hello");
     m.attributes.insert("k".into(), "v".into());
-    let sent = b.send("jobs", vec![m, NewMessage { body: Body::binary(vec![0, 255]), ..NewMessage::default() }]).await?;
+    let sent = b
+        .send(
+            "jobs",
+            vec![
+                m,
+                NewMessage {
+                    body: Body::binary(vec![0, 255]),
+                    ..NewMessage::default()
+                },
+            ],
+        )
+        .await?;
     assert_eq!(sent.len(), 2);
     let got = b.receive("jobs", recv(10)).await?;
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].id, sent[0].id);
     assert_eq!(got[0].attributes.get("k").map(String::as_str), Some("v"));
     assert_eq!(got[1].body, Body::binary(vec![0, 255]));
-    let outcome = b.ack("jobs", got.iter().map(|d| d.receipt.clone()).collect()).await?;
+    let outcome = b
+        .ack("jobs", got.iter().map(|d| d.receipt.clone()).collect())
+        .await?;
     assert_eq!((outcome.ok, outcome.failed.len()), (2, 0));
     let stats = b.queue_info("jobs").await?.stats;
-    assert_eq!((stats.visible, stats.in_flight, stats.acked_total), (0, 0, 2));
+    assert_eq!(
+        (stats.visible, stats.in_flight, stats.acked_total),
+        (0, 0, 2)
+    );
     b.shutdown().await;
     Ok(())
 }
@@ -47,13 +77,42 @@ async fn send_receive_ack_round_trip() -> TestResult {
 async fn errors_name_the_problem_and_change_nothing() -> TestResult {
     let dir = tempfile::tempdir()?;
     let b = Broker::open(config(dir.path())).await?;
-    assert_eq!(b.send("nope", vec![text("x")]).await.map_err(|e| e.kind), Err(ErrorKind::QueueNotFound));
-    assert_eq!(b.put_queue("bad name", QueueConfig::default()).await.map_err(|e| e.kind), Err(ErrorKind::InvalidName));
-    let dlq_missing = QueueConfig { dead_letter_queue: Some("ghost".into()), ..QueueConfig::default() };
-    assert_eq!(b.put_queue("q", dlq_missing).await.map_err(|e| e.kind), Err(ErrorKind::InvalidConfig));
-    b.put_queue("q", QueueConfig { max_message_bytes: 4, ..QueueConfig::default() }).await?;
-    assert_eq!(b.send("q", vec![text("ok"), text("too long")]).await.map_err(|e| e.kind), Err(ErrorKind::MessageTooLarge));
-    assert_eq!(b.send("q", vec![]).await.map_err(|e| e.kind), Err(ErrorKind::InvalidRequest));
+    assert_eq!(
+        b.send("nope", vec![text("x")]).await.map_err(|e| e.kind),
+        Err(ErrorKind::QueueNotFound)
+    );
+    assert_eq!(
+        b.put_queue("bad name", QueueConfig::default())
+            .await
+            .map_err(|e| e.kind),
+        Err(ErrorKind::InvalidName)
+    );
+    let dlq_missing = QueueConfig {
+        dead_letter_queue: Some("ghost".into()),
+        ..QueueConfig::default()
+    };
+    assert_eq!(
+        b.put_queue("q", dlq_missing).await.map_err(|e| e.kind),
+        Err(ErrorKind::InvalidConfig)
+    );
+    b.put_queue(
+        "q",
+        QueueConfig {
+            max_message_bytes: 4,
+            ..QueueConfig::default()
+        },
+    )
+    .await?;
+    assert_eq!(
+        b.send("q", vec![text("ok"), text("too long")])
+            .await
+            .map_err(|e| e.kind),
+        Err(ErrorKind::MessageTooLarge)
+    );
+    assert_eq!(
+        b.send("q", vec![]).await.map_err(|e| e.kind),
+        Err(ErrorKind::InvalidRequest)
+    );
     assert_eq!(b.queue_info("q").await?.stats.enqueued_total, 0);
     let outcome = b.ack("q", vec!["garbage".into()]).await?;
     assert_eq!(outcome.failed[0].error.kind, ErrorKind::InvalidReceipt);
@@ -67,12 +126,29 @@ async fn long_poll_wakes_on_send_and_times_out_empty() -> TestResult {
     let b = Broker::open(config(dir.path())).await?;
     b.put_queue("q", QueueConfig::default()).await?;
     let started = Instant::now();
-    let empty = b.receive("q", ReceiveOptions { wait: Duration::from_millis(100), ..recv(1) }).await?;
+    let empty = b
+        .receive(
+            "q",
+            ReceiveOptions {
+                wait: Duration::from_millis(100),
+                ..recv(1)
+            },
+        )
+        .await?;
     assert!(empty.is_empty());
     assert!(started.elapsed() >= Duration::from_millis(100));
     let waiter = {
         let b = b.clone();
-        tokio::spawn(async move { b.receive("q", ReceiveOptions { wait: Duration::from_secs(10), ..recv(5) }).await })
+        tokio::spawn(async move {
+            b.receive(
+                "q",
+                ReceiveOptions {
+                    wait: Duration::from_secs(10),
+                    ..recv(5)
+                },
+            )
+            .await
+        })
     };
     tokio::time::sleep(Duration::from_millis(20)).await;
     let started = Instant::now();
@@ -90,15 +166,50 @@ async fn everything_survives_restart() -> TestResult {
     {
         let b = Broker::open(config(dir.path())).await?;
         b.put_queue("dlq", QueueConfig::default()).await?;
-        let main = QueueConfig { max_receives: Some(1), dead_letter_queue: Some("dlq".into()), visibility_timeout_ms: 200, ..QueueConfig::default() };
+        let main = QueueConfig {
+            max_receives: Some(1),
+            dead_letter_queue: Some("dlq".into()),
+            visibility_timeout_ms: 200,
+            ..QueueConfig::default()
+        };
         b.put_queue("main", main).await?;
-        b.put_queue("f.fifo", QueueConfig { fifo: true, ..QueueConfig::default() }).await?;
+        b.put_queue(
+            "f.fifo",
+            QueueConfig {
+                fifo: true,
+                ..QueueConfig::default()
+            },
+        )
+        .await?;
         b.put_queue("later", QueueConfig::default()).await?;
-        b.send("later", vec![NewMessage { delay: Some(Duration::from_secs(3600)), ..text("in an hour") }]).await?;
-        b.send("main", vec![NewMessage { dedup_id: Some("d1".into()), ..text("fails") }]).await?;
+        b.send(
+            "later",
+            vec![NewMessage {
+                delay: Some(Duration::from_secs(3600)),
+                ..text("in an hour")
+            }],
+        )
+        .await?;
+        b.send(
+            "main",
+            vec![NewMessage {
+                dedup_id: Some("d1".into()),
+                ..text("fails")
+            }],
+        )
+        .await?;
         let got = b.receive("main", recv(1)).await?;
-        b.nack("main", vec![got[0].receipt.clone()], None, Some("bad payload".into())).await?;
-        let g = |body: &str| NewMessage { group: Some("g".into()), ..text(body) };
+        b.nack(
+            "main",
+            vec![got[0].receipt.clone()],
+            None,
+            Some("bad payload".into()),
+        )
+        .await?;
+        let g = |body: &str| NewMessage {
+            group: Some("g".into()),
+            ..text(body)
+        };
         b.send("f.fifo", vec![g("1"), g("2")]).await?;
         let first = b.receive("f.fifo", recv(1)).await?;
         assert_eq!(bodies(&first), vec!["1"]);
@@ -120,10 +231,25 @@ async fn everything_survives_restart() -> TestResult {
     let dead = b.peek("dlq", 10).await?;
     assert_eq!(dead.len(), 1);
     let info = dead[0].dead_letter.clone().ok_or("no dead-letter info")?;
-    assert_eq!((info.source_queue.as_str(), info.receive_count, info.reasons.clone()), ("main", 1, vec!["bad payload".to_string()]));
+    assert_eq!(
+        (
+            info.source_queue.as_str(),
+            info.receive_count,
+            info.reasons.clone()
+        ),
+        ("main", 1, vec!["bad payload".to_string()])
+    );
     assert_eq!(b.queue_info("main").await?.stats.visible, 0);
     // The dedup window survives.
-    let again = b.send("main", vec![NewMessage { dedup_id: Some("d1".into()), ..text("fails") }]).await?;
+    let again = b
+        .send(
+            "main",
+            vec![NewMessage {
+                dedup_id: Some("d1".into()),
+                ..text("fails")
+            }],
+        )
+        .await?;
     assert!(again[0].duplicate);
     // FIFO state survives: "1" is still in flight, so "2" waits.
     assert!(b.receive("f.fifo", recv(10)).await?.is_empty());
@@ -140,14 +266,29 @@ async fn unacked_leases_are_redelivered_after_restart() -> TestResult {
     let dir = tempfile::tempdir()?;
     {
         let b = Broker::open(config(dir.path())).await?;
-        b.put_queue("q", QueueConfig { visibility_timeout_ms: 300, ..QueueConfig::default() }).await?;
+        b.put_queue(
+            "q",
+            QueueConfig {
+                visibility_timeout_ms: 300,
+                ..QueueConfig::default()
+            },
+        )
+        .await?;
         b.send("q", vec![text("a"), text("b")]).await?;
         let got = b.receive("q", recv(2)).await?;
         b.ack("q", vec![got[0].receipt.clone()]).await?;
         b.shutdown().await;
     }
     let b = Broker::open(config(dir.path())).await?;
-    let got = b.receive("q", ReceiveOptions { wait: Duration::from_secs(5), ..recv(10) }).await?;
+    let got = b
+        .receive(
+            "q",
+            ReceiveOptions {
+                wait: Duration::from_secs(5),
+                ..recv(10)
+            },
+        )
+        .await?;
     assert_eq!(bodies(&got), vec!["b"]);
     assert_eq!(got[0].receive_count, 2);
     b.shutdown().await;
@@ -157,9 +298,20 @@ async fn unacked_leases_are_redelivered_after_restart() -> TestResult {
 #[tokio::test]
 async fn segments_are_reclaimed_and_recovery_uses_the_snapshot() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let small = BrokerConfig { segment_bytes: 64 * 1024, ..config(dir.path()) };
+    let small = BrokerConfig {
+        segment_bytes: 64 * 1024,
+        ..config(dir.path())
+    };
     let queue_dir = dir.path().join("queues").join("q");
-    let segment_count = || std::fs::read_dir(&queue_dir).map(|d| d.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "log")).count()).unwrap_or(0);
+    let segment_count = || {
+        std::fs::read_dir(&queue_dir)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
     {
         let b = Broker::open(small.clone()).await?;
         b.put_queue("q", QueueConfig::default()).await?;
@@ -168,21 +320,37 @@ async fn segments_are_reclaimed_and_recovery_uses_the_snapshot() -> TestResult {
         for _ in 0..40 {
             b.send("q", (0..10).map(|_| text(&body)).collect()).await?;
             let got = b.receive("q", recv(11)).await?;
-            let receipts: Vec<String> = got.iter().filter(|d| d.body.bytes.len() > 100).map(|d| d.receipt.clone()).collect();
-            let keep: Vec<String> = got.iter().filter(|d| d.body.bytes.len() <= 100).map(|d| d.receipt.clone()).collect();
+            let receipts: Vec<String> = got
+                .iter()
+                .filter(|d| d.body.bytes.len() > 100)
+                .map(|d| d.receipt.clone())
+                .collect();
+            let keep: Vec<String> = got
+                .iter()
+                .filter(|d| d.body.bytes.len() <= 100)
+                .map(|d| d.receipt.clone())
+                .collect();
             b.ack("q", receipts).await?;
             if !keep.is_empty() {
                 b.nack("q", keep, Some(Duration::ZERO), None).await?;
             }
         }
-        assert!(segment_count() <= 4, "old segments reclaimed, {} left", segment_count());
+        assert!(
+            segment_count() <= 4,
+            "old segments reclaimed, {} left",
+            segment_count()
+        );
         b.shutdown().await;
     }
     assert!(queue_dir.join("snapshot").exists());
     let b = Broker::open(small).await?;
     let left = b.peek("q", 10).await?;
     assert_eq!(left.len(), 1);
-    assert_eq!(left[0].body, Body::text("straggler"), "the long-lived message survived relocation");
+    assert_eq!(
+        left[0].body,
+        Body::text("straggler"),
+        "the long-lived message survived relocation"
+    );
     b.shutdown().await;
     Ok(())
 }
@@ -192,12 +360,25 @@ async fn delete_refuses_a_dlq_in_use_then_works() -> TestResult {
     let dir = tempfile::tempdir()?;
     let b = Broker::open(config(dir.path())).await?;
     b.put_queue("dlq", QueueConfig::default()).await?;
-    b.put_queue("q", QueueConfig { dead_letter_queue: Some("dlq".into()), ..QueueConfig::default() }).await?;
-    assert_eq!(b.delete_queue("dlq").await.map_err(|e| e.kind), Err(ErrorKind::Conflict));
+    b.put_queue(
+        "q",
+        QueueConfig {
+            dead_letter_queue: Some("dlq".into()),
+            ..QueueConfig::default()
+        },
+    )
+    .await?;
+    assert_eq!(
+        b.delete_queue("dlq").await.map_err(|e| e.kind),
+        Err(ErrorKind::Conflict)
+    );
     b.delete_queue("q").await?;
     b.delete_queue("dlq").await?;
     assert!(b.list_queues().await.is_empty());
-    assert_eq!(b.send("q", vec![text("x")]).await.map_err(|e| e.kind), Err(ErrorKind::QueueNotFound));
+    assert_eq!(
+        b.send("q", vec![text("x")]).await.map_err(|e| e.kind),
+        Err(ErrorKind::QueueNotFound)
+    );
     b.shutdown().await;
     Ok(())
 }

@@ -31,7 +31,10 @@ impl QueueName {
     /// [`InvalidName`] when it is empty, too long, or has a character outside `[A-Za-z0-9_-]`
     /// (besides a final `.fifo`).
     pub fn new(name: &str) -> Result<QueueName, InvalidName> {
-        let refuse = |reason| InvalidName { name: name.chars().take(100).collect(), reason };
+        let refuse = |reason| InvalidName {
+            name: name.chars().take(100).collect(),
+            reason,
+        };
         if name.len() > MAX_NAME_CHARS {
             return Err(refuse("longer than 80 characters"));
         }
@@ -39,8 +42,13 @@ impl QueueName {
         if base.is_empty() {
             return Err(refuse("empty"));
         }
-        if !base.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-            return Err(refuse("only letters, digits, '_' and '-' are allowed (plus a final '.fifo')"));
+        if !base
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(refuse(
+                "only letters, digits, '_' and '-' are allowed (plus a final '.fifo')",
+            ));
         }
         Ok(QueueName(name.to_owned()))
     }
@@ -110,7 +118,15 @@ impl fmt::Display for MessageId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let h = format!("{:032x}", self.0);
         let part = |a: usize, b: usize| h.get(a..b).unwrap_or("");
-        write!(f, "{}-{}-{}-{}-{}", part(0, 8), part(8, 12), part(12, 16), part(16, 20), part(20, 32))
+        write!(
+            f,
+            "{}-{}-{}-{}-{}",
+            part(0, 8),
+            part(8, 12),
+            part(12, 16),
+            part(16, 20),
+            part(20, 32)
+        )
     }
 }
 
@@ -133,7 +149,11 @@ impl Receipt {
         let mut bytes = [0u8; 20];
         bytes[..16].copy_from_slice(&self.id.0.to_be_bytes());
         bytes[16..].copy_from_slice(&self.receive_count.to_be_bytes());
-        bytes.iter().enumerate().map(|(i, b)| format!("{:02x}", b ^ RECEIPT_MASK[i % 4])).collect()
+        bytes
+            .iter()
+            .enumerate()
+            .map(|(i, b)| format!("{:02x}", b ^ RECEIPT_MASK[i % 4]))
+            .collect()
     }
 
     /// Decodes a string made by [`Receipt::encode`]; `None` if it is not one.
@@ -148,7 +168,10 @@ impl Receipt {
         }
         let id = u128::from_be_bytes(bytes[..16].try_into().ok()?);
         let receive_count = u32::from_be_bytes(bytes[16..].try_into().ok()?);
-        Some(Receipt { id: MessageId(id), receive_count })
+        Some(Receipt {
+            id: MessageId(id),
+            receive_count,
+        })
     }
 }
 
@@ -160,13 +183,33 @@ mod tests {
 
     #[test]
     fn queue_names() {
-        for ok in ["a", "orders", "A-b_9", "jobs.fifo", &"x".repeat(80), &format!("{}.fifo", "y".repeat(75))] {
+        for ok in [
+            "a",
+            "orders",
+            "A-b_9",
+            "jobs.fifo",
+            &"x".repeat(80),
+            &format!("{}.fifo", "y".repeat(75)),
+        ] {
             assert!(QueueName::new(ok).is_ok(), "{ok}");
         }
-        for bad in ["", ".fifo", "a.b", "a b", "é", &"x".repeat(81), "a.fifo.fifo", "a/b"] {
+        for bad in [
+            "",
+            ".fifo",
+            "a.b",
+            "a b",
+            "é",
+            &"x".repeat(81),
+            "a.fifo.fifo",
+            "a/b",
+        ] {
             assert!(QueueName::new(bad).is_err(), "{bad}");
         }
-        assert!(QueueName::new("jobs.fifo").map(|n| n.has_fifo_suffix()).unwrap_or(false));
+        assert!(
+            QueueName::new("jobs.fifo")
+                .map(|n| n.has_fifo_suffix())
+                .unwrap_or(false)
+        );
     }
 
     #[test]
@@ -181,7 +224,10 @@ mod tests {
 
     #[test]
     fn receipts_round_trip_and_reject_garbage() {
-        let r = Receipt { id: MessageId::new(7, 9), receive_count: 3 };
+        let r = Receipt {
+            id: MessageId::new(7, 9),
+            receive_count: 3,
+        };
         assert_eq!(Receipt::decode(&r.encode()), Some(r));
         assert_eq!(Receipt::decode("zz"), None);
         assert_eq!(Receipt::decode(&"g".repeat(40)), None);

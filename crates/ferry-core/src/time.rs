@@ -7,7 +7,9 @@ use std::time::Duration;
 ///
 /// The state machines never read a clock; every command carries the `now` it happened at, which
 /// makes them deterministic to replay and lets tests drive time by hand.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Timestamp(pub u64);
 
 impl Timestamp {

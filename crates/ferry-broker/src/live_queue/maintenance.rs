@@ -20,28 +20,55 @@ const DEAD_LETTER_RETRY: Duration = Duration::from_secs(1);
 impl LiveQueue {
     /// Hands newly dead-lettering messages to the dead-letter queue, without waiting for it.
     pub(super) fn forward_dead_letters(&mut self) {
-        let new: Vec<u64> = self.state.dead_lettering().filter(|seq| !self.forwarding.contains(seq)).collect();
+        let new: Vec<u64> = self
+            .state
+            .dead_lettering()
+            .filter(|seq| !self.forwarding.contains(seq))
+            .collect();
         if new.is_empty() {
             return;
         }
-        let dlq = self.state.config().dead_letter_queue.clone().and_then(|name| self.registry.get(&name));
+        let dlq = self
+            .state
+            .config()
+            .dead_letter_queue
+            .clone()
+            .and_then(|name| self.registry.get(&name));
         let Some(dlq) = dlq else {
             tracing::warn!(queue = %self.name, count = new.len(), "dead-letter queue is gone; dropping dead letters");
-            let command = Command::Remove { now: self.clock.now(), seqs: new, cause: RemoveCause::DeadLettered };
+            let command = Command::Remove {
+                now: self.clock.now(),
+                seqs: new,
+                cause: RemoveCause::DeadLettered,
+            };
             let _ = self.append_apply(&command, &[]);
             return;
         };
         let mut messages = Vec::with_capacity(new.len());
         for &seq in &new {
-            let Some(meta) = self.state.dead_letter_meta(seq) else { continue };
-            let Ok(blob) = self.read_blob(meta.blob) else { continue };
+            let Some(meta) = self.state.dead_letter_meta(seq) else {
+                continue;
+            };
+            let Ok(blob) = self.read_blob(meta.blob) else {
+                continue;
+            };
             let mut info = meta.info;
             info.source_queue = self.name.clone();
-            let message = NewMessage { body: blob.body, attributes: blob.attributes, group: meta.group, ..NewMessage::default() };
-            messages.push(Incoming { message, dead_letter: Some(info) });
+            let message = NewMessage {
+                body: blob.body,
+                attributes: blob.attributes,
+                group: meta.group,
+                ..NewMessage::default()
+            };
+            messages.push(Incoming {
+                message,
+                dead_letter: Some(info),
+            });
         }
         self.forwarding.extend(new.iter().copied());
-        let Some(me) = self.self_tx.upgrade() else { return };
+        let Some(me) = self.self_tx.upgrade() else {
+            return;
+        };
         let name = self.name.clone();
         tokio::spawn(async move {
             match dlq.send(messages).await {
@@ -61,7 +88,11 @@ impl LiveQueue {
         for seq in &seqs {
             self.forwarding.remove(seq);
         }
-        let command = Command::Remove { now: self.clock.now(), seqs, cause: RemoveCause::DeadLettered };
+        let command = Command::Remove {
+            now: self.clock.now(),
+            seqs,
+            cause: RemoveCause::DeadLettered,
+        };
         if let Err(e) = self.append_apply(&command, &[]) {
             tracing::error!(queue = %self.name, error = %e, "could not record dead-letter removal");
         }
@@ -90,15 +121,26 @@ impl LiveQueue {
     /// Whether the oldest closed segment holds no live message, or so few that moving them is cheap.
     fn can_free_oldest_segment(&self) -> bool {
         let segments = self.log.segments();
-        let (Some(oldest), true) = (segments.first(), segments.len() > 1) else { return false };
-        self.state.blobs().filter(|(_, blob)| blob.segment == oldest.base_offset).take(RELOCATE_BATCH + 1).count() <= RELOCATE_BATCH
+        let (Some(oldest), true) = (segments.first(), segments.len() > 1) else {
+            return false;
+        };
+        self.state
+            .blobs()
+            .filter(|(_, blob)| blob.segment == oldest.base_offset)
+            .take(RELOCATE_BATCH + 1)
+            .count()
+            <= RELOCATE_BATCH
     }
 
     async fn maintain(&mut self) -> Result<()> {
         self.relocate_stragglers()?;
         self.log.sync().await?;
         self.snapshot()?;
-        let oldest_needed = self.state.lowest_segment().unwrap_or(u64::MAX).min(self.log.next_offset());
+        let oldest_needed = self
+            .state
+            .lowest_segment()
+            .unwrap_or(u64::MAX)
+            .min(self.log.next_offset());
         let deleted = self.log.delete_segments_before(oldest_needed)?;
         if deleted > 0 {
             tracing::info!(queue = %self.name, deleted, "reclaimed log segments");
@@ -109,21 +151,32 @@ impl LiveQueue {
     /// Copies the blobs of messages still living in the oldest segment to the head of the log.
     fn relocate_stragglers(&mut self) -> Result<()> {
         let segments = self.log.segments();
-        let (Some(oldest), true) = (segments.first().map(|s| s.base_offset), segments.len() > 1) else { return Ok(()) };
-        let stragglers: Vec<(u64, ferry_core::queue::BlobRef)> =
-            self.state.blobs().filter(|(_, blob)| blob.segment == oldest).take(RELOCATE_BATCH + 1).collect();
+        let (Some(oldest), true) = (segments.first().map(|s| s.base_offset), segments.len() > 1)
+        else {
+            return Ok(());
+        };
+        let stragglers: Vec<(u64, ferry_core::queue::BlobRef)> = self
+            .state
+            .blobs()
+            .filter(|(_, blob)| blob.segment == oldest)
+            .take(RELOCATE_BATCH + 1)
+            .collect();
         if stragglers.is_empty() || stragglers.len() > RELOCATE_BATCH {
             return Ok(());
         }
         let mut seqs = Vec::with_capacity(stragglers.len());
         let mut blobs = Vec::with_capacity(stragglers.len());
         for (seq, blob_ref) in stragglers {
-            let blob = encode_blob(&self.read_blob(blob_ref)?).map_err(|e| crate::Error::new(crate::ErrorKind::Internal, e.to_string()))?;
+            let blob = encode_blob(&self.read_blob(blob_ref)?)
+                .map_err(|e| crate::Error::new(crate::ErrorKind::Internal, e.to_string()))?;
             seqs.push((seq, u32::try_from(blob.len()).unwrap_or(u32::MAX)));
             blobs.push(blob);
         }
         tracing::info!(queue = %self.name, count = seqs.len(), "moving long-lived messages to the head of the log");
-        let command = Command::Relocate { now: self.clock.now(), seqs };
+        let command = Command::Relocate {
+            now: self.clock.now(),
+            seqs,
+        };
         self.append_apply(&command, &blobs)
     }
 

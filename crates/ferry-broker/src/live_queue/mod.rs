@@ -9,7 +9,9 @@ mod task;
 use crate::error::{Error, ErrorKind, Result};
 use crate::types::{BatchOutcome, ReceiveOptions, Sent};
 use ferry_core::MessageId;
-use ferry_core::queue::{DeadLetterInfo, Delivery, NewMessage, PeekedMessage, QueueConfig, QueueStats};
+use ferry_core::queue::{
+    DeadLetterInfo, Delivery, NewMessage, PeekedMessage, QueueConfig, QueueStats,
+};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -32,24 +34,63 @@ type Reply<T> = oneshot::Sender<Result<T>>;
 
 /// What a queue task is asked to do.
 pub(crate) enum Request {
-    Send { messages: Vec<Incoming>, reply: Reply<Vec<Sent>> },
-    Receive { options: ReceiveOptions, reply: Reply<Vec<Delivery>> },
-    Ack { receipts: Vec<String>, reply: Reply<BatchOutcome> },
-    Nack { receipts: Vec<String>, delay: Option<Duration>, reason: Option<String>, reply: Reply<BatchOutcome> },
-    ChangeVisibility { receipts: Vec<String>, timeout: Duration, reply: Reply<BatchOutcome> },
-    Peek { limit: usize, reply: Reply<Vec<PeekedMessage>> },
-    Cancel { id: MessageId, reply: Reply<()> },
-    Purge { reply: Reply<u64> },
-    Stats { reply: Reply<QueueStats> },
-    Configure { config: QueueConfig, reply: Reply<()> },
+    Send {
+        messages: Vec<Incoming>,
+        reply: Reply<Vec<Sent>>,
+    },
+    Receive {
+        options: ReceiveOptions,
+        reply: Reply<Vec<Delivery>>,
+    },
+    Ack {
+        receipts: Vec<String>,
+        reply: Reply<BatchOutcome>,
+    },
+    Nack {
+        receipts: Vec<String>,
+        delay: Option<Duration>,
+        reason: Option<String>,
+        reply: Reply<BatchOutcome>,
+    },
+    ChangeVisibility {
+        receipts: Vec<String>,
+        timeout: Duration,
+        reply: Reply<BatchOutcome>,
+    },
+    Peek {
+        limit: usize,
+        reply: Reply<Vec<PeekedMessage>>,
+    },
+    Cancel {
+        id: MessageId,
+        reply: Reply<()>,
+    },
+    Purge {
+        reply: Reply<u64>,
+    },
+    Stats {
+        reply: Reply<QueueStats>,
+    },
+    Configure {
+        config: QueueConfig,
+        reply: Reply<()>,
+    },
     /// The dead-letter queue stored these durably: remove them here.
-    DeadLettered { seqs: Vec<u64> },
+    DeadLettered {
+        seqs: Vec<u64>,
+    },
     /// Forwarding these to the dead-letter queue failed: try again.
-    DeadLetterFailed { seqs: Vec<u64> },
+    DeadLetterFailed {
+        seqs: Vec<u64>,
+    },
     /// Sync, snapshot and stop.
-    Shutdown { reply: Reply<()> },
+    Shutdown {
+        reply: Reply<()>,
+    },
     /// Stop without a snapshot (the queue is being deleted).
-    Stop { reply: Reply<()> },
+    Stop {
+        reply: Reply<()>,
+    },
 }
 
 /// The way to a queue's task. Cheap to clone.
@@ -61,7 +102,10 @@ pub(crate) struct QueueHandle {
 
 impl QueueHandle {
     fn gone(&self) -> Error {
-        Error::new(ErrorKind::Unavailable, format!("queue {:?} is shutting down", self.name))
+        Error::new(
+            ErrorKind::Unavailable,
+            format!("queue {:?} is shutting down", self.name),
+        )
     }
 
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Request) -> Result<T> {
@@ -82,12 +126,32 @@ impl QueueHandle {
         self.call(|reply| Request::Ack { receipts, reply }).await
     }
 
-    pub(crate) async fn nack(&self, receipts: Vec<String>, delay: Option<Duration>, reason: Option<String>) -> Result<BatchOutcome> {
-        self.call(|reply| Request::Nack { receipts, delay, reason, reply }).await
+    pub(crate) async fn nack(
+        &self,
+        receipts: Vec<String>,
+        delay: Option<Duration>,
+        reason: Option<String>,
+    ) -> Result<BatchOutcome> {
+        self.call(|reply| Request::Nack {
+            receipts,
+            delay,
+            reason,
+            reply,
+        })
+        .await
     }
 
-    pub(crate) async fn change_visibility(&self, receipts: Vec<String>, timeout: Duration) -> Result<BatchOutcome> {
-        self.call(|reply| Request::ChangeVisibility { receipts, timeout, reply }).await
+    pub(crate) async fn change_visibility(
+        &self,
+        receipts: Vec<String>,
+        timeout: Duration,
+    ) -> Result<BatchOutcome> {
+        self.call(|reply| Request::ChangeVisibility {
+            receipts,
+            timeout,
+            reply,
+        })
+        .await
     }
 
     pub(crate) async fn peek(&self, limit: usize) -> Result<Vec<PeekedMessage>> {
@@ -107,7 +171,8 @@ impl QueueHandle {
     }
 
     pub(crate) async fn configure(&self, config: QueueConfig) -> Result<()> {
-        self.call(|reply| Request::Configure { config, reply }).await
+        self.call(|reply| Request::Configure { config, reply })
+            .await
     }
 
     pub(crate) async fn shutdown(&self) -> Result<()> {

@@ -15,7 +15,9 @@ use tokio::sync::mpsc;
 /// Rebuilds the queue's state from its snapshot and log.
 fn replay(log: &Log, dir: &Path, record: &QueueRecord) -> Result<(Option<QueueState>, u64)> {
     let (mut state, from) = match snapshot::read(dir) {
-        Some((state, offset)) if (log.start_offset()..=log.next_offset()).contains(&offset) => (Some(state), offset),
+        Some((state, offset)) if (log.start_offset()..=log.next_offset()).contains(&offset) => {
+            (Some(state), offset)
+        }
         Some((_, offset)) => {
             tracing::error!(dir = %dir.display(), offset, "snapshot does not match the log; replaying the whole log");
             (None, log.start_offset())
@@ -29,10 +31,16 @@ fn replay(log: &Log, dir: &Path, record: &QueueRecord) -> Result<(Option<QueueSt
             continue;
         }
         let (command, blobs_offset) = decode_record(&rec.payload).map_err(|e| {
-            Error::new(ErrorKind::Internal, format!("queue log {} offset {}: {e}", dir.display(), rec.offset))
+            Error::new(
+                ErrorKind::Internal,
+                format!("queue log {} offset {}: {e}", dir.display(), rec.offset),
+            )
         })?;
         let state = state.get_or_insert_with(|| QueueState::new(record.uid, record.config.clone()));
-        let blobs = BlobsAt { segment: rec.location.segment, position: rec.location.position + blobs_offset as u64 };
+        let blobs = BlobsAt {
+            segment: rec.location.segment,
+            position: rec.location.position + blobs_offset as u64,
+        };
         state.apply(&command, blobs);
         replayed += 1;
     }
@@ -57,15 +65,23 @@ pub(crate) async fn open(
     state.mark_all_durable();
     tracing::info!(queue = name, messages = state.len(), replayed, recovery = ?report, "queue opened");
     if fresh {
-        let command = Command::Configure { now: crate::clock::wall_now(), config: record.config.clone(), uid: record.uid };
-        let payload = ferry_core::queue::encode_record(&command, &[]).map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+        let command = Command::Configure {
+            now: crate::clock::wall_now(),
+            config: record.config.clone(),
+            uid: record.uid,
+        };
+        let payload = ferry_core::queue::encode_record(&command, &[])
+            .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
         log.append(command.now().as_millis(), KIND_QUEUE_COMMAND, &payload)?;
         log.sync().await?;
         state.apply(&command, BlobsAt::default());
     }
     let config = state.config().clone();
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-    let handle = QueueHandle { name: Arc::from(name), tx: tx.clone() };
+    let handle = QueueHandle {
+        name: Arc::from(name),
+        tx: tx.clone(),
+    };
     let queue = LiveQueue::new(name.to_owned(), state, log, registry, tx.downgrade());
     tokio::spawn(queue.run(rx));
     Ok((handle, config))

@@ -7,8 +7,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::registry::Registry;
 use crate::types::{AckMode, BatchOutcome, Failure, ReceiveOptions, Sent};
 use ferry_core::queue::{
-    Blob, BlobRef, BlobsAt, Command, Delivery, DeliveryMeta, PeekedMessage, Rejection, decode_blob, encode_blob,
-    encode_record,
+    Blob, BlobRef, BlobsAt, Command, Delivery, DeliveryMeta, PeekedMessage, Rejection, decode_blob,
+    encode_blob, encode_record,
 };
 use ferry_core::{MessageId, Receipt};
 use ferry_log::{Location, Log, SyncTicket};
@@ -147,8 +147,17 @@ impl LiveQueue {
             Request::Send { messages, reply } => self.on_send(messages, reply),
             Request::Receive { options, reply } => self.on_receive(options, reply),
             Request::Ack { receipts, reply } => self.on_receipts(receipts, reply, ReceiptOp::Ack),
-            Request::Nack { receipts, delay, reason, reply } => self.on_receipts(receipts, reply, ReceiptOp::Nack(delay, reason)),
-            Request::ChangeVisibility { receipts, timeout, reply } => {
+            Request::Nack {
+                receipts,
+                delay,
+                reason,
+                reply,
+            } => self.on_receipts(receipts, reply, ReceiptOp::Nack(delay, reason)),
+            Request::ChangeVisibility {
+                receipts,
+                timeout,
+                reply,
+            } => {
                 self.on_receipts(receipts, reply, ReceiptOp::ChangeVisibility(timeout));
             }
             Request::Peek { limit, reply } => {
@@ -176,16 +185,26 @@ impl LiveQueue {
     pub(super) fn append_apply(&mut self, command: &Command, blobs: &[Vec<u8>]) -> Result<()> {
         let payload = encode_record(command, blobs).map_err(internal)?;
         let blobs_len: usize = blobs.iter().map(Vec::len).sum();
-        let appended = match self.log.append(command.now().as_millis(), KIND_QUEUE_COMMAND, &payload) {
-            Ok(appended) => appended,
-            Err(e) => return Err(self.storage_failed(e.into())),
-        };
+        let appended =
+            match self
+                .log
+                .append(command.now().as_millis(), KIND_QUEUE_COMMAND, &payload)
+            {
+                Ok(appended) => appended,
+                Err(e) => return Err(self.storage_failed(e.into())),
+            };
         if appended.location.segment != self.active_segment {
             self.active_segment = appended.location.segment;
             self.rolled_since_snapshot = true;
         }
         let blobs_at = appended.payload.advance((payload.len() - blobs_len) as u64);
-        self.state.apply(command, BlobsAt { segment: blobs_at.segment, position: blobs_at.position });
+        self.state.apply(
+            command,
+            BlobsAt {
+                segment: blobs_at.segment,
+                position: blobs_at.position,
+            },
+        );
         self.records_since_snapshot += 1;
         Ok(())
     }
@@ -193,7 +212,10 @@ impl LiveQueue {
     fn storage_failed(&mut self, e: Error) -> Error {
         if self.log.is_poisoned() || e.kind == ErrorKind::Unavailable {
             tracing::error!(queue = %self.name, error = %e, "queue storage failed; refusing further requests");
-            self.failed = Some(Error::new(ErrorKind::Unavailable, format!("queue {:?}: storage failed: {}", self.name, e.message)));
+            self.failed = Some(Error::new(
+                ErrorKind::Unavailable,
+                format!("queue {:?}: storage failed: {}", self.name, e.message),
+            ));
         }
         e
     }
@@ -201,11 +223,17 @@ impl LiveQueue {
     /// Replies through `done` once everything appended so far is durable.
     pub(super) fn after_sync(&mut self, done: Box<dyn FnOnce(Result<()>) + Send>) {
         let ticket = self.log.sync();
-        self.pending.push_back(Pending { ticket, durable_below: self.state.next_seq(), done });
+        self.pending.push_back(Pending {
+            ticket,
+            durable_below: self.state.next_seq(),
+            done,
+        });
     }
 
     fn on_durable(&mut self, result: Result<()>) {
-        let Some(first) = self.pending.pop_front() else { return };
+        let Some(first) = self.pending.pop_front() else {
+            return;
+        };
         if let Err(e) = result {
             let e = self.storage_failed(e);
             (first.done)(Err(e.clone()));
@@ -258,19 +286,42 @@ impl LiveQueue {
         let mut news = Vec::with_capacity(messages.len());
         for incoming in messages {
             let m = incoming.message;
-            let blob = Blob { body: m.body.clone(), attributes: m.attributes.clone(), dedup_id: m.dedup_id.clone(), dead_letter: incoming.dead_letter };
+            let blob = Blob {
+                body: m.body.clone(),
+                attributes: m.attributes.clone(),
+                dedup_id: m.dedup_id.clone(),
+                dead_letter: incoming.dead_letter,
+            };
             blobs.push(encode_blob(&blob).map_err(internal)?);
             news.push(m);
         }
-        let lens: Vec<u32> = blobs.iter().map(|b| u32::try_from(b.len()).unwrap_or(u32::MAX)).collect();
-        let decision = self.state.decide_enqueue(now, &news, &lens).map_err(|r| rejection(&self.name, r))?;
+        let lens: Vec<u32> = blobs
+            .iter()
+            .map(|b| u32::try_from(b.len()).unwrap_or(u32::MAX))
+            .collect();
+        let decision = self
+            .state
+            .decide_enqueue(now, &news, &lens)
+            .map_err(|r| rejection(&self.name, r))?;
         if let Some(command) = &decision.command {
             let mut blobs: Vec<Option<Vec<u8>>> = blobs.into_iter().map(Some).collect();
-            let stored: Vec<Vec<u8>> = decision.stored.iter().filter_map(|&i| blobs.get_mut(i).and_then(Option::take)).collect();
+            let stored: Vec<Vec<u8>> = decision
+                .stored
+                .iter()
+                .filter_map(|&i| blobs.get_mut(i).and_then(Option::take))
+                .collect();
             self.append_apply(command, &stored)?;
         }
         let uid = self.state.uid();
-        Ok(decision.results.iter().map(|&(seq, duplicate)| Sent { id: MessageId::new(uid, seq), seq, duplicate }).collect())
+        Ok(decision
+            .results
+            .iter()
+            .map(|&(seq, duplicate)| Sent {
+                id: MessageId::new(uid, seq),
+                seq,
+                duplicate,
+            })
+            .collect())
     }
 
     fn on_receive(&mut self, options: ReceiveOptions, reply: Reply<Vec<Delivery>>) {
@@ -278,7 +329,11 @@ impl LiveQueue {
             Ok(Some(deliveries)) => self.deliver(&options, deliveries, reply),
             Ok(None) if !options.wait.is_zero() => {
                 let deadline = Instant::now() + options.wait;
-                self.waiters.push_back(Waiter { options, deadline, reply });
+                self.waiters.push_back(Waiter {
+                    options,
+                    deadline,
+                    reply,
+                });
             }
             Ok(None) => {
                 let _ = reply.send(Ok(Vec::new()));
@@ -289,7 +344,12 @@ impl LiveQueue {
         }
     }
 
-    fn deliver(&mut self, options: &ReceiveOptions, deliveries: Vec<Delivery>, reply: Reply<Vec<Delivery>>) {
+    fn deliver(
+        &mut self,
+        options: &ReceiveOptions,
+        deliveries: Vec<Delivery>,
+        reply: Reply<Vec<Delivery>>,
+    ) {
         if options.ack_mode == AckMode::Auto {
             // At-most-once promises the removal is durable before anyone sees the message.
             self.after_sync(Box::new(move |r| {
@@ -302,10 +362,15 @@ impl LiveQueue {
 
     fn try_receive(&mut self, options: &ReceiveOptions) -> Result<Option<Vec<Delivery>>> {
         let now = self.clock.now();
-        let visibility = options.visibility_timeout.unwrap_or_else(|| self.state.config().visibility_timeout());
+        let visibility = options
+            .visibility_timeout
+            .unwrap_or_else(|| self.state.config().visibility_timeout());
         let consumer = options.consumer.as_deref().unwrap_or_default();
         let auto_ack = options.ack_mode == AckMode::Auto;
-        let Some((command, metas)) = self.state.decide_receive(now, options.max, visibility, consumer, auto_ack) else {
+        let Some((command, metas)) =
+            self.state
+                .decide_receive(now, options.max, visibility, consumer, auto_ack)
+        else {
             return Ok(None);
         };
         self.append_apply(&command, &[])?;
@@ -313,14 +378,28 @@ impl LiveQueue {
         let mut deliveries = Vec::with_capacity(metas.len());
         for meta in metas {
             let blob = self.read_blob(meta.blob)?;
-            let receipt = if auto_ack { String::new() } else { Receipt { id: MessageId::new(uid, meta.seq), receive_count: meta.receive_count }.encode() };
+            let receipt = if auto_ack {
+                String::new()
+            } else {
+                Receipt {
+                    id: MessageId::new(uid, meta.seq),
+                    receive_count: meta.receive_count,
+                }
+                .encode()
+            };
             deliveries.push(delivery(uid, meta, blob, receipt));
         }
         Ok(Some(deliveries))
     }
 
     pub(super) fn read_blob(&self, blob: BlobRef) -> Result<Blob> {
-        let bytes = self.log.read_at(Location { segment: blob.segment, position: blob.position }, blob.len)?;
+        let bytes = self.log.read_at(
+            Location {
+                segment: blob.segment,
+                position: blob.position,
+            },
+            blob.len,
+        )?;
         decode_blob(&bytes).map_err(|e| internal(format!("queue {:?}: {e}", self.name)))
     }
 
@@ -335,18 +414,33 @@ impl LiveQueue {
                     parsed.push(r);
                     positions.push(i);
                 }
-                None => failed.push(Failure { receipt: text.clone(), error: rejection(&self.name, Rejection::InvalidReceipt) }),
+                None => failed.push(Failure {
+                    receipt: text.clone(),
+                    error: rejection(&self.name, Rejection::InvalidReceipt),
+                }),
             }
         }
         let durable = matches!(op, ReceiptOp::Ack) && self.state.config().fifo;
         let (command, rejected) = match op {
             ReceiptOp::Ack => self.state.decide_ack(now, &parsed),
-            ReceiptOp::Nack(delay, reason) => self.state.decide_nack(now, &parsed, delay, reason.map(truncate_reason)),
-            ReceiptOp::ChangeVisibility(timeout) => self.state.decide_change_visibility(now, &parsed, timeout),
+            ReceiptOp::Nack(delay, reason) => {
+                self.state
+                    .decide_nack(now, &parsed, delay, reason.map(truncate_reason))
+            }
+            ReceiptOp::ChangeVisibility(timeout) => {
+                self.state.decide_change_visibility(now, &parsed, timeout)
+            }
         };
         for (index, r) in rejected {
-            let receipt = positions.get(index).and_then(|&p| receipts.get(p)).cloned().unwrap_or_default();
-            failed.push(Failure { receipt, error: rejection(&self.name, r) });
+            let receipt = positions
+                .get(index)
+                .and_then(|&p| receipts.get(p))
+                .cloned()
+                .unwrap_or_default();
+            failed.push(Failure {
+                receipt,
+                error: rejection(&self.name, r),
+            });
         }
         if let Some(command) = command
             && let Err(e) = self.append_apply(&command, &[])
@@ -391,7 +485,12 @@ impl LiveQueue {
     }
 
     /// Runs a command that needs no blob and answers `value` once it is durable.
-    fn durable_command<T: Send + 'static>(&mut self, command: Result<Command>, value: T, reply: Reply<T>) {
+    fn durable_command<T: Send + 'static>(
+        &mut self,
+        command: Result<Command>,
+        value: T,
+        reply: Reply<T>,
+    ) {
         match command.and_then(|c| self.append_apply(&c, &[])) {
             Ok(()) => self.after_sync(Box::new(move |r| {
                 let _ = reply.send(r.map(|()| value));
@@ -404,18 +503,27 @@ impl LiveQueue {
 
     fn on_cancel(&mut self, id: MessageId, reply: Reply<()>) {
         let now = self.clock.now();
-        let command = self.state.decide_cancel(now, id).map_err(|r| rejection(&self.name, r));
+        let command = self
+            .state
+            .decide_cancel(now, id)
+            .map_err(|r| rejection(&self.name, r));
         self.durable_command(command, (), reply);
     }
 
     fn on_purge(&mut self, reply: Reply<u64>) {
         let count = self.state.len() as u64;
-        let command = Command::Purge { now: self.clock.now() };
+        let command = Command::Purge {
+            now: self.clock.now(),
+        };
         self.durable_command(Ok(command), count, reply);
     }
 
     fn on_configure(&mut self, config: ferry_core::queue::QueueConfig, reply: Reply<()>) {
-        let command = Command::Configure { now: self.clock.now(), config, uid: self.state.uid() };
+        let command = Command::Configure {
+            now: self.clock.now(),
+            config,
+            uid: self.state.uid(),
+        };
         self.durable_command(Ok(command), (), reply);
     }
 
@@ -529,9 +637,14 @@ fn reply_error(request: Request, e: Error) {
     match request {
         Request::Send { reply, .. } => drop(reply.send(Err(e))),
         Request::Receive { reply, .. } => drop(reply.send(Err(e))),
-        Request::Ack { reply, .. } | Request::Nack { reply, .. } | Request::ChangeVisibility { reply, .. } => drop(reply.send(Err(e))),
+        Request::Ack { reply, .. }
+        | Request::Nack { reply, .. }
+        | Request::ChangeVisibility { reply, .. } => drop(reply.send(Err(e))),
         Request::Peek { reply, .. } => drop(reply.send(Err(e))),
-        Request::Cancel { reply, .. } | Request::Configure { reply, .. } | Request::Shutdown { reply } | Request::Stop { reply } => {
+        Request::Cancel { reply, .. }
+        | Request::Configure { reply, .. }
+        | Request::Shutdown { reply }
+        | Request::Stop { reply } => {
             drop(reply.send(Err(e)));
         }
         Request::Purge { reply } => drop(reply.send(Err(e))),

@@ -51,16 +51,25 @@ mod tests {
     #[test]
     fn grows_exponentially_up_to_the_cap() {
         let c = config(100, 2.0, 1_000, 0.0);
-        let delays: Vec<u64> = (1..=6).map(|rc| retry_delay(&c, 7, rc).as_millis() as u64).collect();
+        let delays: Vec<u64> = (1..=6)
+            .map(|rc| retry_delay(&c, 7, rc).as_millis() as u64)
+            .collect();
         assert_eq!(delays, vec![100, 200, 400, 800, 1_000, 1_000]);
     }
 
     #[test]
     fn jitter_stays_in_range_is_deterministic_and_spreads() {
         let c = config(1_000, 1.0, 1_000, 0.5);
-        let delays: Vec<u128> = (0..200).map(|seq| retry_delay(&c, seq, 1).as_millis()).collect();
+        let delays: Vec<u128> = (0..200)
+            .map(|seq| retry_delay(&c, seq, 1).as_millis())
+            .collect();
         assert!(delays.iter().all(|d| (500..=1_000).contains(d)));
-        assert_eq!(delays, (0..200).map(|seq| retry_delay(&c, seq, 1).as_millis()).collect::<Vec<_>>());
+        assert_eq!(
+            delays,
+            (0..200)
+                .map(|seq| retry_delay(&c, seq, 1).as_millis())
+                .collect::<Vec<_>>()
+        );
         let distinct: std::collections::BTreeSet<_> = delays.iter().collect();
         assert!(distinct.len() > 50, "jitter should spread retries");
     }

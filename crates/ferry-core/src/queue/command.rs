@@ -172,7 +172,8 @@ pub struct CodecError(pub String);
 /// [`CodecError`] if the command cannot be serialised (never for well-formed commands).
 pub fn encode_record(command: &Command, blobs: &[Vec<u8>]) -> Result<Vec<u8>, CodecError> {
     let header = postcard::to_allocvec(command).map_err(|e| CodecError(e.to_string()))?;
-    let header_len = u32::try_from(header.len()).map_err(|_| CodecError("header too large".into()))?;
+    let header_len =
+        u32::try_from(header.len()).map_err(|_| CodecError("header too large".into()))?;
     let blobs_len: usize = blobs.iter().map(Vec::len).sum();
     let mut out = Vec::with_capacity(4 + header.len() + blobs_len);
     out.extend_from_slice(&header_len.to_le_bytes());
@@ -188,10 +189,17 @@ pub fn encode_record(command: &Command, blobs: &[Vec<u8>]) -> Result<Vec<u8>, Co
 /// # Errors
 /// [`CodecError`] on any malformed input; never panics.
 pub fn decode_record(payload: &[u8]) -> Result<(Command, usize), CodecError> {
-    let len_bytes: [u8; 4] = payload.get(..4).and_then(|b| b.try_into().ok()).ok_or_else(|| CodecError("short record".into()))?;
+    let len_bytes: [u8; 4] = payload
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| CodecError("short record".into()))?;
     let header_len = u32::from_le_bytes(len_bytes) as usize;
-    let end = 4usize.checked_add(header_len).ok_or_else(|| CodecError("header length overflows".into()))?;
-    let header = payload.get(4..end).ok_or_else(|| CodecError("header cut short".into()))?;
+    let end = 4usize
+        .checked_add(header_len)
+        .ok_or_else(|| CodecError("header length overflows".into()))?;
+    let header = payload
+        .get(4..end)
+        .ok_or_else(|| CodecError("header cut short".into()))?;
     let command = postcard::from_bytes(header).map_err(|e| CodecError(e.to_string()))?;
     Ok((command, end))
 }
@@ -225,12 +233,17 @@ struct BlobHeader<'a> {
 pub fn encode_blob(blob: &Blob) -> Result<Vec<u8>, CodecError> {
     let header = BlobHeader {
         encoding: blob.body.encoding,
-        attributes: blob.attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+        attributes: blob
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
         dedup_id: blob.dedup_id.as_deref(),
         dead_letter: blob.dead_letter.clone(),
     };
     let header = postcard::to_allocvec(&header).map_err(|e| CodecError(e.to_string()))?;
-    let header_len = u32::try_from(header.len()).map_err(|_| CodecError("blob header too large".into()))?;
+    let header_len =
+        u32::try_from(header.len()).map_err(|_| CodecError("blob header too large".into()))?;
     let mut out = Vec::with_capacity(4 + header.len() + blob.body.bytes.len());
     out.extend_from_slice(&header_len.to_le_bytes());
     out.extend_from_slice(&header);
@@ -243,14 +256,29 @@ pub fn encode_blob(blob: &Blob) -> Result<Vec<u8>, CodecError> {
 /// # Errors
 /// [`CodecError`] on any malformed input; never panics.
 pub fn decode_blob(bytes: &[u8]) -> Result<Blob, CodecError> {
-    let len_bytes: [u8; 4] = bytes.get(..4).and_then(|b| b.try_into().ok()).ok_or_else(|| CodecError("short blob".into()))?;
-    let end = 4usize.checked_add(u32::from_le_bytes(len_bytes) as usize).ok_or_else(|| CodecError("blob length overflows".into()))?;
-    let header = bytes.get(4..end).ok_or_else(|| CodecError("blob header cut short".into()))?;
-    let header: BlobHeader<'_> = postcard::from_bytes(header).map_err(|e| CodecError(e.to_string()))?;
+    let len_bytes: [u8; 4] = bytes
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| CodecError("short blob".into()))?;
+    let end = 4usize
+        .checked_add(u32::from_le_bytes(len_bytes) as usize)
+        .ok_or_else(|| CodecError("blob length overflows".into()))?;
+    let header = bytes
+        .get(4..end)
+        .ok_or_else(|| CodecError("blob header cut short".into()))?;
+    let header: BlobHeader<'_> =
+        postcard::from_bytes(header).map_err(|e| CodecError(e.to_string()))?;
     let body = bytes.get(end..).unwrap_or_default().to_vec();
     Ok(Blob {
-        body: Body { bytes: body, encoding: header.encoding },
-        attributes: header.attributes.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+        body: Body {
+            bytes: body,
+            encoding: header.encoding,
+        },
+        attributes: header
+            .attributes
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
         dedup_id: header.dedup_id.map(str::to_owned),
         dead_letter: header.dead_letter,
     })
@@ -263,7 +291,11 @@ mod tests {
 
     #[test]
     fn records_round_trip() {
-        let cmd = Command::Nack { now: Timestamp(5), items: vec![(1, Timestamp(9))], reason: Some("boom".into()) };
+        let cmd = Command::Nack {
+            now: Timestamp(5),
+            items: vec![(1, Timestamp(9))],
+            reason: Some("boom".into()),
+        };
         let payload = encode_record(&cmd, &[vec![1, 2, 3], vec![4]]).unwrap_or_default();
         let (decoded, blobs_at) = decode_record(&payload).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(decoded, cmd);

@@ -121,7 +121,10 @@ pub struct ConfigError {
 }
 
 fn refuse(key: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError { key, reason: reason.into() }
+    ConfigError {
+        key,
+        reason: reason.into(),
+    }
 }
 
 impl QueueConfig {
@@ -133,25 +136,50 @@ impl QueueConfig {
     /// The first [`ConfigError`] found.
     pub fn validate(&self, name: &QueueName) -> Result<(), ConfigError> {
         if self.fifo != name.has_fifo_suffix() {
-            let why = if self.fifo { "a FIFO queue's name must end in .fifo" } else { "a name ending in .fifo needs fifo = true" };
+            let why = if self.fifo {
+                "a FIFO queue's name must end in .fifo"
+            } else {
+                "a name ending in .fifo needs fifo = true"
+            };
             return Err(refuse("fifo", why));
         }
         let within = |key, v: u64, max: u64| {
-            if v > max { Err(refuse(key, format!("{v} is more than the maximum {max}"))) } else { Ok(()) }
+            if v > max {
+                Err(refuse(key, format!("{v} is more than the maximum {max}")))
+            } else {
+                Ok(())
+            }
         };
-        within("visibility_timeout_ms", self.visibility_timeout_ms, MAX_VISIBILITY_TIMEOUT_MS)?;
+        within(
+            "visibility_timeout_ms",
+            self.visibility_timeout_ms,
+            MAX_VISIBILITY_TIMEOUT_MS,
+        )?;
         within("delay_ms", self.delay_ms, MAX_RETENTION_MS)?;
         within("retention_ms", self.retention_ms, MAX_RETENTION_MS)?;
         if self.retention_ms < SECOND_MS {
             return Err(refuse("retention_ms", "must be at least 1000"));
         }
         within("dedup_window_ms", self.dedup_window_ms, MAX_DEDUP_WINDOW_MS)?;
-        within("backoff_initial_ms", self.backoff_initial_ms, MAX_VISIBILITY_TIMEOUT_MS)?;
-        within("backoff_max_ms", self.backoff_max_ms, MAX_VISIBILITY_TIMEOUT_MS)?;
+        within(
+            "backoff_initial_ms",
+            self.backoff_initial_ms,
+            MAX_VISIBILITY_TIMEOUT_MS,
+        )?;
+        within(
+            "backoff_max_ms",
+            self.backoff_max_ms,
+            MAX_VISIBILITY_TIMEOUT_MS,
+        )?;
         if self.max_message_bytes == 0 || self.max_message_bytes > MAX_MESSAGE_BYTES_LIMIT {
-            return Err(refuse("max_message_bytes", format!("must be between 1 and {MAX_MESSAGE_BYTES_LIMIT}")));
+            return Err(refuse(
+                "max_message_bytes",
+                format!("must be between 1 and {MAX_MESSAGE_BYTES_LIMIT}"),
+            ));
         }
-        if !(self.backoff_multiplier.is_finite() && (1.0..=100.0).contains(&self.backoff_multiplier)) {
+        if !(self.backoff_multiplier.is_finite()
+            && (1.0..=100.0).contains(&self.backoff_multiplier))
+        {
             return Err(refuse("backoff_multiplier", "must be between 1 and 100"));
         }
         if !(self.backoff_jitter.is_finite() && (0.0..=1.0).contains(&self.backoff_jitter)) {
@@ -166,7 +194,10 @@ impl QueueConfig {
         if let Some(rate) = self.rate_limit_per_s
             && !(rate.is_finite() && rate > 0.0 && rate <= 10_000_000.0)
         {
-            return Err(refuse("rate_limit_per_s", "must be a positive number of at most 10000000"));
+            return Err(refuse(
+                "rate_limit_per_s",
+                "must be a positive number of at most 10000000",
+            ));
         }
         if self.max_length == Some(0) {
             return Err(refuse("max_length", "must be at least 1"));
@@ -175,12 +206,19 @@ impl QueueConfig {
             return Err(refuse("max_bytes", "must be at least 1"));
         }
         if let Some(dlq) = &self.dead_letter_queue {
-            let dlq = QueueName::new(dlq).map_err(|e| refuse("dead_letter_queue", e.to_string()))?;
+            let dlq =
+                QueueName::new(dlq).map_err(|e| refuse("dead_letter_queue", e.to_string()))?;
             if &dlq == name {
-                return Err(refuse("dead_letter_queue", "a queue cannot be its own dead-letter queue"));
+                return Err(refuse(
+                    "dead_letter_queue",
+                    "a queue cannot be its own dead-letter queue",
+                ));
             }
             if dlq.has_fifo_suffix() != self.fifo {
-                return Err(refuse("dead_letter_queue", "a FIFO queue needs a FIFO dead-letter queue and a standard queue a standard one"));
+                return Err(refuse(
+                    "dead_letter_queue",
+                    "a FIFO queue needs a FIFO dead-letter queue and a standard queue a standard one",
+                ));
             }
         }
         Ok(())
@@ -192,7 +230,10 @@ impl QueueConfig {
     /// [`ConfigError`] when a key that cannot change (`fifo`) differs.
     pub fn check_update(&self, new: &QueueConfig) -> Result<(), ConfigError> {
         if self.fifo != new.fifo {
-            return Err(refuse("fifo", "cannot be changed after the queue is created"));
+            return Err(refuse(
+                "fifo",
+                "cannot be changed after the queue is created",
+            ));
         }
         Ok(())
     }
@@ -204,7 +245,9 @@ impl QueueConfig {
 
     /// The dead-letter queue's name, if one is configured and valid.
     pub fn dead_letter_queue_name(&self) -> Option<QueueName> {
-        self.dead_letter_queue.as_deref().and_then(|n| QueueName::new(n).ok())
+        self.dead_letter_queue
+            .as_deref()
+            .and_then(|n| QueueName::new(n).ok())
     }
 }
 
@@ -219,27 +262,104 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         assert_eq!(QueueConfig::default().validate(&name("jobs")), Ok(()));
-        let fifo = QueueConfig { fifo: true, ..QueueConfig::default() };
+        let fifo = QueueConfig {
+            fifo: true,
+            ..QueueConfig::default()
+        };
         assert_eq!(fifo.validate(&name("jobs.fifo")), Ok(()));
     }
 
     #[test]
     fn invalid_configs_name_their_key() {
         let cases: Vec<(QueueConfig, &str, &str)> = vec![
-            (QueueConfig { fifo: true, ..Default::default() }, "jobs", "fifo"),
+            (
+                QueueConfig {
+                    fifo: true,
+                    ..Default::default()
+                },
+                "jobs",
+                "fifo",
+            ),
             (QueueConfig::default(), "jobs.fifo", "fifo"),
-            (QueueConfig { visibility_timeout_ms: 13 * HOUR_MS, ..Default::default() }, "jobs", "visibility_timeout_ms"),
-            (QueueConfig { backoff_jitter: 1.5, ..Default::default() }, "jobs", "backoff_jitter"),
-            (QueueConfig { backoff_multiplier: 0.5, ..Default::default() }, "jobs", "backoff_multiplier"),
-            (QueueConfig { max_receives: Some(0), ..Default::default() }, "jobs", "max_receives"),
-            (QueueConfig { dead_letter_queue: Some("jobs".into()), ..Default::default() }, "jobs", "dead_letter_queue"),
-            (QueueConfig { dead_letter_queue: Some("bad name".into()), ..Default::default() }, "jobs", "dead_letter_queue"),
-            (QueueConfig { rate_limit_per_s: Some(-1.0), ..Default::default() }, "jobs", "rate_limit_per_s"),
-            (QueueConfig { retention_ms: 10, ..Default::default() }, "jobs", "retention_ms"),
-            (QueueConfig { max_message_bytes: 0, ..Default::default() }, "jobs", "max_message_bytes"),
+            (
+                QueueConfig {
+                    visibility_timeout_ms: 13 * HOUR_MS,
+                    ..Default::default()
+                },
+                "jobs",
+                "visibility_timeout_ms",
+            ),
+            (
+                QueueConfig {
+                    backoff_jitter: 1.5,
+                    ..Default::default()
+                },
+                "jobs",
+                "backoff_jitter",
+            ),
+            (
+                QueueConfig {
+                    backoff_multiplier: 0.5,
+                    ..Default::default()
+                },
+                "jobs",
+                "backoff_multiplier",
+            ),
+            (
+                QueueConfig {
+                    max_receives: Some(0),
+                    ..Default::default()
+                },
+                "jobs",
+                "max_receives",
+            ),
+            (
+                QueueConfig {
+                    dead_letter_queue: Some("jobs".into()),
+                    ..Default::default()
+                },
+                "jobs",
+                "dead_letter_queue",
+            ),
+            (
+                QueueConfig {
+                    dead_letter_queue: Some("bad name".into()),
+                    ..Default::default()
+                },
+                "jobs",
+                "dead_letter_queue",
+            ),
+            (
+                QueueConfig {
+                    rate_limit_per_s: Some(-1.0),
+                    ..Default::default()
+                },
+                "jobs",
+                "rate_limit_per_s",
+            ),
+            (
+                QueueConfig {
+                    retention_ms: 10,
+                    ..Default::default()
+                },
+                "jobs",
+                "retention_ms",
+            ),
+            (
+                QueueConfig {
+                    max_message_bytes: 0,
+                    ..Default::default()
+                },
+                "jobs",
+                "max_message_bytes",
+            ),
         ];
         for (config, queue, key) in cases {
-            assert_eq!(config.validate(&name(queue)).map_err(|e| e.key), Err(key), "{config:?}");
+            assert_eq!(
+                config.validate(&name(queue)).map_err(|e| e.key),
+                Err(key),
+                "{config:?}"
+            );
         }
     }
 
@@ -247,8 +367,12 @@ mod tests {
     fn json_rejects_unknown_keys_and_negative_durations() {
         assert!(serde_json::from_str::<QueueConfig>(r#"{"visibility_timeout_ms": -1}"#).is_err());
         assert!(serde_json::from_str::<QueueConfig>(r#"{"visiblity_timeout_ms": 5}"#).is_err());
-        let c: QueueConfig = serde_json::from_str(r#"{"max_receives": 3, "overflow": "drop_oldest"}"#)
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((c.max_receives, c.overflow), (Some(3), Overflow::DropOldest));
+        let c: QueueConfig =
+            serde_json::from_str(r#"{"max_receives": 3, "overflow": "drop_oldest"}"#)
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (c.max_receives, c.overflow),
+            (Some(3), Overflow::DropOldest)
+        );
     }
 }

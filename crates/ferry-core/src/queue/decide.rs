@@ -24,7 +24,9 @@ pub const MAX_KEY_BYTES: usize = 256;
 #[non_exhaustive]
 pub enum Rejection {
     /// A body over the queue's `max_message_bytes`.
-    #[error("message {index}: body of {bytes} bytes is larger than the queue's max_message_bytes ({max})")]
+    #[error(
+        "message {index}: body of {bytes} bytes is larger than the queue's max_message_bytes ({max})"
+    )]
     MessageTooLarge {
         /// Position in the batch.
         index: usize,
@@ -89,12 +91,18 @@ pub struct DeliveryMeta {
 }
 
 fn invalid(index: usize, reason: impl Into<String>) -> Rejection {
-    Rejection::InvalidMessage { index, reason: reason.into() }
+    Rejection::InvalidMessage {
+        index,
+        reason: reason.into(),
+    }
 }
 
 fn check_key(index: usize, what: &str, value: &str) -> Result<(), Rejection> {
     if value.is_empty() || value.len() > MAX_KEY_BYTES {
-        return Err(invalid(index, format!("{what} must be 1 to {MAX_KEY_BYTES} bytes")));
+        return Err(invalid(
+            index,
+            format!("{what} must be 1 to {MAX_KEY_BYTES} bytes"),
+        ));
     }
     Ok(())
 }
@@ -106,24 +114,43 @@ impl QueueState {
             return Err(invalid(index, "body is empty"));
         }
         if bytes > self.config.max_message_bytes as usize {
-            return Err(Rejection::MessageTooLarge { index, bytes, max: self.config.max_message_bytes });
+            return Err(Rejection::MessageTooLarge {
+                index,
+                bytes,
+                max: self.config.max_message_bytes,
+            });
         }
         if m.body.encoding == BodyEncoding::Text && std::str::from_utf8(&m.body.bytes).is_err() {
-            return Err(invalid(index, "text body is not valid UTF-8 (send it as body_base64)"));
+            return Err(invalid(
+                index,
+                "text body is not valid UTF-8 (send it as body_base64)",
+            ));
         }
         if m.priority > MAX_PRIORITY {
-            return Err(invalid(index, format!("priority {} is above {MAX_PRIORITY}", m.priority)));
+            return Err(invalid(
+                index,
+                format!("priority {} is above {MAX_PRIORITY}", m.priority),
+            ));
         }
         if m.priority > 0 && self.config.fifo {
-            return Err(invalid(index, "priorities are not supported on FIFO queues"));
+            return Err(invalid(
+                index,
+                "priorities are not supported on FIFO queues",
+            ));
         }
         if m.attributes.len() > MAX_ATTRIBUTES {
-            return Err(invalid(index, format!("more than {MAX_ATTRIBUTES} attributes")));
+            return Err(invalid(
+                index,
+                format!("more than {MAX_ATTRIBUTES} attributes"),
+            ));
         }
         for (name, value) in &m.attributes {
             check_key(index, "an attribute name", name)?;
             if value.len() > self.config.max_message_bytes as usize {
-                return Err(invalid(index, format!("attribute {name:?} is larger than max_message_bytes")));
+                return Err(invalid(
+                    index,
+                    format!("attribute {name:?} is larger than max_message_bytes"),
+                ));
             }
         }
         if let Some(id) = &m.dedup_id {
@@ -134,10 +161,16 @@ impl QueueState {
         }
         let max = Duration::from_millis(MAX_RETENTION_MS);
         if m.delay.is_some_and(|d| d > max) {
-            return Err(invalid(index, format!("delay is longer than {MAX_RETENTION_MS} ms")));
+            return Err(invalid(
+                index,
+                format!("delay is longer than {MAX_RETENTION_MS} ms"),
+            ));
         }
         if m.ttl.is_some_and(|t| t.is_zero() || t > max) {
-            return Err(invalid(index, format!("ttl must be 1 to {MAX_RETENTION_MS} ms")));
+            return Err(invalid(
+                index,
+                format!("ttl must be 1 to {MAX_RETENTION_MS} ms"),
+            ));
         }
         Ok(())
     }
@@ -146,14 +179,23 @@ impl QueueState {
     ///
     /// # Errors
     /// A [`Rejection`] for the first bad message, or `QueueFull`; the whole batch is refused.
-    pub fn decide_enqueue(&mut self, now: Timestamp, messages: &[NewMessage], blob_lens: &[u32]) -> Result<EnqueueDecision, Rejection> {
+    pub fn decide_enqueue(
+        &mut self,
+        now: Timestamp,
+        messages: &[NewMessage],
+        blob_lens: &[u32],
+    ) -> Result<EnqueueDecision, Rejection> {
         self.advance(now);
         let now = self.now;
         for (index, m) in messages.iter().enumerate() {
             self.check_message(index, m)?;
         }
         let mut batch_keys: HashMap<DedupKey, u64> = HashMap::new();
-        let mut decision = EnqueueDecision { command: None, results: Vec::with_capacity(messages.len()), stored: Vec::new() };
+        let mut decision = EnqueueDecision {
+            command: None,
+            results: Vec::with_capacity(messages.len()),
+            stored: Vec::new(),
+        };
         let mut entries = Vec::with_capacity(messages.len());
         let mut next_seq = self.next_seq;
         for (index, m) in messages.iter().enumerate() {
@@ -162,7 +204,12 @@ impl QueueState {
                 None if self.config.content_dedup => Some(DedupKey::of_body(&m.body.bytes)),
                 None => None,
             };
-            if let Some(original) = key.and_then(|k| batch_keys.get(&k).copied().or_else(|| self.dedup.get(&k, now))) {
+            if let Some(original) = key.and_then(|k| {
+                batch_keys
+                    .get(&k)
+                    .copied()
+                    .or_else(|| self.dedup.get(&k, now))
+            }) {
                 decision.results.push((original, true));
                 continue;
             }
@@ -171,8 +218,12 @@ impl QueueState {
             if let Some(k) = key {
                 batch_keys.insert(k, seq);
             }
-            let delay = m.delay.unwrap_or(Duration::from_millis(self.config.delay_ms));
-            let ttl = m.ttl.unwrap_or(Duration::from_millis(self.config.retention_ms));
+            let delay = m
+                .delay
+                .unwrap_or(Duration::from_millis(self.config.delay_ms));
+            let ttl = m
+                .ttl
+                .unwrap_or(Duration::from_millis(self.config.retention_ms));
             entries.push(EnqueueEntry {
                 seq,
                 visible_at: m.deliver_at.unwrap_or(now.plus(delay)).max(now),
@@ -189,7 +240,12 @@ impl QueueState {
         let duplicates = u32::try_from(messages.len() - entries.len()).unwrap_or(u32::MAX);
         let dropped = self.make_room(&entries)?;
         if !entries.is_empty() || duplicates > 0 {
-            decision.command = Some(Command::Enqueue { now, messages: entries, duplicates, dropped });
+            decision.command = Some(Command::Enqueue {
+                now,
+                messages: entries,
+                duplicates,
+                dropped,
+            });
         }
         Ok(decision)
     }
@@ -211,11 +267,16 @@ impl QueueState {
                 "{} messages / {} bytes stored, max_length {} / max_bytes {}",
                 self.entries.len(),
                 self.bytes,
-                self.config.max_length.map_or("none".into(), |v| v.to_string()),
-                self.config.max_bytes.map_or("none".into(), |v| v.to_string()),
+                self.config
+                    .max_length
+                    .map_or("none".into(), |v| v.to_string()),
+                self.config
+                    .max_bytes
+                    .map_or("none".into(), |v| v.to_string()),
             ))
         };
-        if self.config.overflow == Overflow::Reject || add_count > max_len || add_bytes > max_bytes {
+        if self.config.overflow == Overflow::Reject || add_count > max_len || add_bytes > max_bytes
+        {
             return Err(full());
         }
         let mut dropped = Vec::new();
@@ -229,7 +290,11 @@ impl QueueState {
                 bytes -= u64::from(entry.body_len);
             }
         }
-        if count <= max_len && bytes <= max_bytes { Ok(dropped) } else { Err(full()) }
+        if count <= max_len && bytes <= max_bytes {
+            Ok(dropped)
+        } else {
+            Err(full())
+        }
     }
 
     /// Decides a receive of up to `max` messages leased for `visibility` (or removed, if
@@ -243,21 +308,44 @@ impl QueueState {
         auto_ack: bool,
     ) -> Option<(Command, Vec<DeliveryMeta>)> {
         self.advance(now);
-        let in_flight_room = self.config.max_in_flight.map_or(u64::MAX, |m| u64::from(m).saturating_sub(self.leases.len() as u64));
-        let limit = u64::from(max).min(in_flight_room).min(self.bucket.available(self.config.rate_limit_per_s, self.now));
+        let in_flight_room = self.config.max_in_flight.map_or(u64::MAX, |m| {
+            u64::from(m).saturating_sub(self.leases.len() as u64)
+        });
+        let limit = u64::from(max).min(in_flight_room).min(
+            self.bucket
+                .available(self.config.rate_limit_per_s, self.now),
+        );
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        let seqs = if self.config.fifo { self.pick_fifo(limit) } else { self.pick_standard(limit) };
+        let seqs = if self.config.fifo {
+            self.pick_fifo(limit)
+        } else {
+            self.pick_standard(limit)
+        };
         if seqs.is_empty() {
             return None;
         }
-        let metas = seqs.iter().filter_map(|&seq| self.delivery_meta(seq, self.now)).collect();
+        let metas = seqs
+            .iter()
+            .filter_map(|&seq| self.delivery_meta(seq, self.now))
+            .collect();
         let until = self.now.plus(visibility);
-        let command = Command::Receive { now: self.now, consumer: consumer.to_owned(), until, seqs, auto_ack };
+        let command = Command::Receive {
+            now: self.now,
+            consumer: consumer.to_owned(),
+            until,
+            seqs,
+            auto_ack,
+        };
         Some((command, metas))
     }
 
     fn pick_standard(&self, limit: usize) -> Vec<u64> {
-        self.ready.iter().map(|&(_, seq)| seq).filter(|&seq| seq < self.durable_below).take(limit).collect()
+        self.ready
+            .iter()
+            .map(|&(_, seq)| seq)
+            .filter(|&seq| seq < self.durable_below)
+            .take(limit)
+            .collect()
     }
 
     /// FIFO: whole runs of each available group, groups in the order of their heads.
@@ -267,11 +355,22 @@ impl QueueState {
             if picked.len() >= limit {
                 break;
             }
-            let Some(group) = self.entries.get(&head).map(|e| e.group.clone().unwrap_or_default()) else { continue };
-            let Some(g) = self.groups.get(&group) else { continue };
+            let Some(group) = self
+                .entries
+                .get(&head)
+                .map(|e| e.group.clone().unwrap_or_default())
+            else {
+                continue;
+            };
+            let Some(g) = self.groups.get(&group) else {
+                continue;
+            };
             for &seq in &g.seqs {
                 let deliverable = seq < self.durable_below
-                    && self.entries.get(&seq).is_some_and(|e| e.phase == Phase::Waiting && e.visible_at <= self.now);
+                    && self
+                        .entries
+                        .get(&seq)
+                        .is_some_and(|e| e.phase == Phase::Waiting && e.visible_at <= self.now);
                 if !deliverable || picked.len() >= limit {
                     break;
                 }
@@ -288,7 +387,11 @@ impl QueueState {
             blob: e.blob,
             receive_count: e.receive_count + 1,
             enqueued_at: e.enqueued_at,
-            first_received_at: if e.first_received_at == Timestamp::ZERO { now } else { e.first_received_at },
+            first_received_at: if e.first_received_at == Timestamp::ZERO {
+                now
+            } else {
+                e.first_received_at
+            },
             group: e.group.clone(),
             priority: e.priority,
         })
@@ -299,22 +402,33 @@ impl QueueState {
     /// `allow_lapsed`).
     fn check_receipt(&self, receipt: &Receipt, allow_lapsed: bool) -> Result<u64, Rejection> {
         let seq = receipt.id.seq();
-        if receipt.id.queue_uid() != self.uid || seq >= self.next_seq || receipt.receive_count == 0 {
+        if receipt.id.queue_uid() != self.uid || seq >= self.next_seq || receipt.receive_count == 0
+        {
             return Err(Rejection::InvalidReceipt);
         }
-        let entry = self.entries.get(&seq).ok_or(Rejection::StaleReceipt("the message is no longer in the queue"))?;
+        let entry = self.entries.get(&seq).ok_or(Rejection::StaleReceipt(
+            "the message is no longer in the queue",
+        ))?;
         if entry.receive_count != receipt.receive_count {
-            return Err(Rejection::StaleReceipt("the message was delivered again since"));
+            return Err(Rejection::StaleReceipt(
+                "the message was delivered again since",
+            ));
         }
         match entry.phase {
             Phase::Leased { .. } => Ok(seq),
             Phase::Waiting if allow_lapsed => Ok(seq),
             Phase::Waiting => Err(Rejection::StaleReceipt("the lease has run out")),
-            Phase::DeadLettering(_) => Err(Rejection::StaleReceipt("the message was moved to the dead-letter queue")),
+            Phase::DeadLettering(_) => Err(Rejection::StaleReceipt(
+                "the message was moved to the dead-letter queue",
+            )),
         }
     }
 
-    fn check_receipts(&self, receipts: &[Receipt], allow_lapsed: bool) -> (Vec<u64>, Vec<(usize, Rejection)>) {
+    fn check_receipts(
+        &self,
+        receipts: &[Receipt],
+        allow_lapsed: bool,
+    ) -> (Vec<u64>, Vec<(usize, Rejection)>) {
         let mut seqs = Vec::with_capacity(receipts.len());
         let mut failed = Vec::new();
         for (index, receipt) in receipts.iter().enumerate() {
@@ -329,10 +443,17 @@ impl QueueState {
 
     /// Decides an ack. Returns the command (if any receipt was good) and the failed receipts by
     /// batch position.
-    pub fn decide_ack(&mut self, now: Timestamp, receipts: &[Receipt]) -> (Option<Command>, Vec<(usize, Rejection)>) {
+    pub fn decide_ack(
+        &mut self,
+        now: Timestamp,
+        receipts: &[Receipt],
+    ) -> (Option<Command>, Vec<(usize, Rejection)>) {
         self.advance(now);
         let (seqs, failed) = self.check_receipts(receipts, true);
-        let command = (!seqs.is_empty()).then_some(Command::Ack { now: self.now, seqs });
+        let command = (!seqs.is_empty()).then_some(Command::Ack {
+            now: self.now,
+            seqs,
+        });
         (command, failed)
     }
 
@@ -351,7 +472,10 @@ impl QueueState {
             .into_iter()
             .map(|seq| {
                 let rc = self.entries.get(&seq).map_or(0, |e| e.receive_count);
-                (seq, now.plus(delay.unwrap_or_else(|| retry_delay(&self.config, seq, rc))))
+                (
+                    seq,
+                    now.plus(delay.unwrap_or_else(|| retry_delay(&self.config, seq, rc))),
+                )
             })
             .collect();
         let command = (!items.is_empty()).then_some(Command::Nack { now, items, reason });
@@ -373,7 +497,10 @@ impl QueueState {
         let (seqs, failed) = self.check_receipts(receipts, false);
         let until = self.now.plus(timeout);
         let items: Vec<(u64, Timestamp)> = seqs.into_iter().map(|seq| (seq, until)).collect();
-        let command = (!items.is_empty()).then_some(Command::ChangeVisibility { now: self.now, items });
+        let command = (!items.is_empty()).then_some(Command::ChangeVisibility {
+            now: self.now,
+            items,
+        });
         (command, failed)
     }
 
@@ -384,9 +511,17 @@ impl QueueState {
     pub fn decide_cancel(&mut self, now: Timestamp, id: MessageId) -> Result<Command, Rejection> {
         self.advance(now);
         let seq = id.seq();
-        let entry = self.entries.get(&seq).filter(|_| id.queue_uid() == self.uid).ok_or(Rejection::MessageNotFound(id))?;
+        let entry = self
+            .entries
+            .get(&seq)
+            .filter(|_| id.queue_uid() == self.uid)
+            .ok_or(Rejection::MessageNotFound(id))?;
         match entry.phase {
-            Phase::Waiting => Ok(Command::Remove { now: self.now, seqs: vec![seq], cause: RemoveCause::Cancel }),
+            Phase::Waiting => Ok(Command::Remove {
+                now: self.now,
+                seqs: vec![seq],
+                cause: RemoveCause::Cancel,
+            }),
             Phase::Leased { .. } => Err(Rejection::InFlight(id)),
             Phase::DeadLettering(_) => Err(Rejection::MessageNotFound(id)),
         }
@@ -395,7 +530,13 @@ impl QueueState {
     /// When a receive that finds nothing now could next succeed, besides a new message arriving:
     /// the next time-driven change, or the rate limiter refilling.
     pub fn next_wake(&self) -> Option<Timestamp> {
-        let refill = (!self.ready.is_empty()).then(|| self.bucket.ready_at(self.config.rate_limit_per_s, self.now, 1));
-        [self.next_deadline(), refill.filter(|t| *t > self.now)].into_iter().flatten().min()
+        let refill = (!self.ready.is_empty()).then(|| {
+            self.bucket
+                .ready_at(self.config.rate_limit_per_s, self.now, 1)
+        });
+        [self.next_deadline(), refill.filter(|t| *t > self.now)]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }

@@ -22,7 +22,10 @@ impl DedupKey {
     }
 
     fn digest(domain: &[u8], bytes: &[u8]) -> DedupKey {
-        let hash = Sha256::new().chain_update(domain).chain_update(bytes).finalize();
+        let hash = Sha256::new()
+            .chain_update(domain)
+            .chain_update(bytes)
+            .finalize();
         let mut key = [0u8; 16];
         key.copy_from_slice(&hash[..16]);
         DedupKey(key)
@@ -42,7 +45,10 @@ pub struct DedupWindow {
 impl DedupWindow {
     /// The message that carried `key` within the window, if any.
     pub fn get(&self, key: &DedupKey, now: Timestamp) -> Option<u64> {
-        self.seen.get(key).filter(|(_, expires)| *expires > now).map(|(seq, _)| *seq)
+        self.seen
+            .get(key)
+            .filter(|(_, expires)| *expires > now)
+            .map(|(seq, _)| *seq)
     }
 
     /// Remembers that message `seq` carried `key`, until `expires`.

@@ -38,7 +38,10 @@ impl TokenBucket {
         if missing <= 0.0 {
             return now;
         }
-        Timestamp(now.0.saturating_add((missing / rate * 1_000.0).ceil() as u64))
+        Timestamp(
+            now.0
+                .saturating_add((missing / rate * 1_000.0).ceil() as u64),
+        )
     }
 
     fn refilled(&self, rate: f64, now: Timestamp) -> f64 {

@@ -32,12 +32,18 @@ pub struct Body {
 impl Body {
     /// A text body.
     pub fn text(s: impl Into<String>) -> Body {
-        Body { bytes: s.into().into_bytes(), encoding: BodyEncoding::Text }
+        Body {
+            bytes: s.into().into_bytes(),
+            encoding: BodyEncoding::Text,
+        }
     }
 
     /// A binary body.
     pub fn binary(bytes: impl Into<Vec<u8>>) -> Body {
-        Body { bytes: bytes.into(), encoding: BodyEncoding::Binary }
+        Body {
+            bytes: bytes.into(),
+            encoding: BodyEncoding::Binary,
+        }
     }
 }
 

@@ -25,6 +25,6 @@ pub use state::QueueState;
 pub use view::*;
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod props;
+#[cfg(test)]
+mod tests;

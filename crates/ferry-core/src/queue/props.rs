@@ -10,13 +10,31 @@ use std::time::Duration;
 
 #[derive(Clone, Debug)]
 enum Op {
-    Send { count: usize, group: u8, delay_ms: u64 },
-    Receive { max: u32 },
-    Ack { pick: usize },
-    Nack { pick: usize, delay_ms: Option<u64> },
-    Extend { pick: usize, timeout_ms: u64 },
-    Cancel { seq: u64 },
-    Advance { ms: u64 },
+    Send {
+        count: usize,
+        group: u8,
+        delay_ms: u64,
+    },
+    Receive {
+        max: u32,
+    },
+    Ack {
+        pick: usize,
+    },
+    Nack {
+        pick: usize,
+        delay_ms: Option<u64>,
+    },
+    Extend {
+        pick: usize,
+        timeout_ms: u64,
+    },
+    Cancel {
+        seq: u64,
+    },
+    Advance {
+        ms: u64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -46,11 +64,22 @@ fn run(config: QueueConfig, ops: Vec<Op>) -> Result<(), TestCaseError> {
     for op in ops {
         let now = at(clock);
         match op {
-            Op::Send { count, group, delay_ms } => {
+            Op::Send {
+                count,
+                group,
+                delay_ms,
+            } => {
                 let group = Some(format!("g{group}"));
                 let delay = (!fifo && delay_ms > 0).then(|| Duration::from_millis(delay_ms));
-                let batch = (0..count).map(|i| NewMessage { group: group.clone(), delay, ..msg(&format!("m{i}")) }).collect();
-                h.send(now, batch).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let batch = (0..count)
+                    .map(|i| NewMessage {
+                        group: group.clone(),
+                        delay,
+                        ..msg(&format!("m{i}"))
+                    })
+                    .collect();
+                h.send(now, batch)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
             }
             Op::Receive { max } => {
                 h.q.advance(now);
@@ -59,37 +88,71 @@ fn run(config: QueueConfig, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 for (i, r) in got.iter().enumerate() {
                     let seq = r.id.seq();
                     if let Some((_, until)) = m.leases.get(&seq) {
-                        prop_assert!(*until <= now, "seq {seq} leased twice while its lease is live");
+                        prop_assert!(
+                            *until <= now,
+                            "seq {seq} leased twice while its lease is live"
+                        );
                     }
-                    m.leases.insert(seq, (*r, now.plus(h.q.config().visibility_timeout())));
+                    m.leases
+                        .insert(seq, (*r, now.plus(h.q.config().visibility_timeout())));
                     if fifo {
-                        let group = before.iter().find(|p| p.seq == seq).and_then(|p| p.group.clone());
+                        let group = before
+                            .iter()
+                            .find(|p| p.seq == seq)
+                            .and_then(|p| p.group.clone());
                         let batch: BTreeSet<u64> = got[..i].iter().map(|r| r.id.seq()).collect();
                         for p in before.iter().filter(|p| p.group == group && p.seq < seq) {
-                            prop_assert!(batch.contains(&p.seq), "FIFO: {seq} delivered while earlier {} of its group is pending", p.seq);
+                            prop_assert!(
+                                batch.contains(&p.seq),
+                                "FIFO: {seq} delivered while earlier {} of its group is pending",
+                                p.seq
+                            );
                         }
                     }
                 }
             }
-            Op::Ack { pick } | Op::Nack { pick, .. } | Op::Extend { pick, .. } if m.leases.is_empty() => {
+            Op::Ack { pick } | Op::Nack { pick, .. } | Op::Extend { pick, .. }
+                if m.leases.is_empty() =>
+            {
                 let _ = pick;
             }
             Op::Ack { pick } => {
-                let (&seq, &(receipt, _)) = m.leases.iter().nth(pick % m.leases.len()).unwrap_or_else(|| unreachable!());
+                let (&seq, &(receipt, _)) = m
+                    .leases
+                    .iter()
+                    .nth(pick % m.leases.len())
+                    .unwrap_or_else(|| unreachable!());
                 if h.ack(now, &[receipt]).is_empty() {
                     m.acked.insert(seq);
                     m.leases.remove(&seq);
                 }
             }
             Op::Nack { pick, delay_ms } => {
-                let (&seq, &(receipt, _)) = m.leases.iter().nth(pick % m.leases.len()).unwrap_or_else(|| unreachable!());
-                if h.nack(now, &[receipt], delay_ms.map(Duration::from_millis), Some("p")).is_empty() {
+                let (&seq, &(receipt, _)) = m
+                    .leases
+                    .iter()
+                    .nth(pick % m.leases.len())
+                    .unwrap_or_else(|| unreachable!());
+                if h.nack(
+                    now,
+                    &[receipt],
+                    delay_ms.map(Duration::from_millis),
+                    Some("p"),
+                )
+                .is_empty()
+                {
                     m.leases.remove(&seq);
                 }
             }
             Op::Extend { pick, timeout_ms } => {
-                let (&seq, &(receipt, _)) = m.leases.iter().nth(pick % m.leases.len()).unwrap_or_else(|| unreachable!());
-                if h.change_visibility(now, &[receipt], Duration::from_millis(timeout_ms)).is_empty() {
+                let (&seq, &(receipt, _)) = m
+                    .leases
+                    .iter()
+                    .nth(pick % m.leases.len())
+                    .unwrap_or_else(|| unreachable!());
+                if h.change_visibility(now, &[receipt], Duration::from_millis(timeout_ms))
+                    .is_empty()
+                {
                     if timeout_ms == 0 {
                         m.leases.remove(&seq);
                     } else if let Some(lease) = m.leases.get_mut(&seq) {
@@ -106,10 +169,19 @@ fn run(config: QueueConfig, ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Advance { ms } => clock += ms,
         }
         let s = h.q.stats();
-        let accounted = s.acked_total + s.removed_total + s.expired_total + s.dead_lettered + h.q.len() as u64;
-        prop_assert_eq!(s.enqueued_total, accounted, "every message is acked, removed, expired, dead-lettered or present");
+        let accounted =
+            s.acked_total + s.removed_total + s.expired_total + s.dead_lettered + h.q.len() as u64;
+        prop_assert_eq!(
+            s.enqueued_total,
+            accounted,
+            "every message is acked, removed, expired, dead-lettered or present"
+        );
         prop_assert_eq!(s.acked_total, m.acked.len() as u64);
-        prop_assert_eq!(s.visible + s.delayed + s.in_flight, h.q.len() as u64, "every stored message is in exactly one index");
+        prop_assert_eq!(
+            s.visible + s.delayed + s.in_flight,
+            h.q.len() as u64,
+            "every stored message is in exactly one index"
+        );
     }
     h.assert_replays(at(clock + 1));
     Ok(())

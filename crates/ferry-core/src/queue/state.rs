@@ -181,11 +181,20 @@ impl QueueState {
                 self.config = config.clone();
                 self.uid = *uid;
             }
-            Command::Enqueue { messages, duplicates, dropped, .. } => {
+            Command::Enqueue {
+                messages,
+                duplicates,
+                dropped,
+                ..
+            } => {
                 self.counters.deduplicated += u64::from(*duplicates);
                 let mut position = blobs.position;
                 for entry in messages {
-                    let blob = BlobRef { segment: blobs.segment, position, len: entry.blob_len };
+                    let blob = BlobRef {
+                        segment: blobs.segment,
+                        position,
+                        len: entry.blob_len,
+                    };
                     position += u64::from(entry.blob_len);
                     self.apply_enqueue_one(entry, blob, now);
                 }
@@ -193,14 +202,21 @@ impl QueueState {
                     self.dead_letter_or_drop(*seq, DeadLetterCause::Overflow);
                 }
             }
-            Command::Receive { consumer, until, seqs, auto_ack, .. } => {
+            Command::Receive {
+                consumer,
+                until,
+                seqs,
+                auto_ack,
+                ..
+            } => {
                 for seq in seqs {
                     self.apply_lease(*seq, consumer, now, *until);
                     if *auto_ack && self.remove(*seq).is_some() {
                         self.counters.acked += 1;
                     }
                 }
-                self.bucket.spend(self.config.rate_limit_per_s, now, seqs.len() as u64);
+                self.bucket
+                    .spend(self.config.rate_limit_per_s, now, seqs.len() as u64);
             }
             Command::Ack { seqs, .. } => {
                 for seq in seqs {
@@ -240,7 +256,11 @@ impl QueueState {
                 let mut position = blobs.position;
                 for (seq, len) in seqs {
                     if let Some(entry) = self.entries.get_mut(seq) {
-                        entry.blob = BlobRef { segment: blobs.segment, position, len: *len };
+                        entry.blob = BlobRef {
+                            segment: blobs.segment,
+                            position,
+                            len: *len,
+                        };
                     }
                     position += u64::from(*len);
                 }
@@ -281,7 +301,9 @@ impl QueueState {
     }
 
     fn apply_lease(&mut self, seq: u64, consumer: &str, now: Timestamp, until: Timestamp) {
-        let Some(entry) = self.entries.get_mut(&seq) else { return };
+        let Some(entry) = self.entries.get_mut(&seq) else {
+            return;
+        };
         if entry.phase != Phase::Waiting {
             debug_assert!(false, "receive of a message that is not waiting: {seq}");
             return;
@@ -291,8 +313,13 @@ impl QueueState {
         if entry.first_received_at == Timestamp::ZERO {
             entry.first_received_at = now;
         }
-        entry.phase = Phase::Leased { consumer: consumer.to_owned(), since: now, until };
-        let (visible_at, expires_at, group) = (entry.visible_at, entry.expires_at, entry.group.clone());
+        entry.phase = Phase::Leased {
+            consumer: consumer.to_owned(),
+            since: now,
+            until,
+        };
+        let (visible_at, expires_at, group) =
+            (entry.visible_at, entry.expires_at, entry.group.clone());
         self.ready.remove(&key);
         self.delayed.remove(&(visible_at, seq));
         self.expiries.remove(&(expires_at, seq));
@@ -307,7 +334,9 @@ impl QueueState {
     }
 
     fn apply_extend(&mut self, seq: u64, new_until: Timestamp) {
-        let Some(entry) = self.entries.get_mut(&seq) else { return };
+        let Some(entry) = self.entries.get_mut(&seq) else {
+            return;
+        };
         if let Phase::Leased { until, .. } = &mut entry.phase {
             self.leases.remove(&(*until, seq));
             *until = new_until;
@@ -328,7 +357,8 @@ impl QueueState {
                 break;
             }
             if self.end_lease(seq).is_some() {
-                let visible_at = until.plus(retry_delay(&self.config, seq, self.receive_count(seq)));
+                let visible_at =
+                    until.plus(retry_delay(&self.config, seq, self.receive_count(seq)));
                 self.on_failed_delivery(seq, until, None, visible_at);
             }
         }
@@ -367,7 +397,9 @@ impl QueueState {
     /// lease's deadline, or `None` if the message was not leased.
     fn end_lease(&mut self, seq: u64) -> Option<Timestamp> {
         let entry = self.entries.get_mut(&seq)?;
-        let Phase::Leased { until, .. } = entry.phase else { return None };
+        let Phase::Leased { until, .. } = entry.phase else {
+            return None;
+        };
         entry.phase = Phase::Waiting;
         self.leases.remove(&(until, seq));
         if let Some(group) = self.group_of(seq)
@@ -379,9 +411,22 @@ impl QueueState {
     }
 
     /// After a failed delivery at `at`: dead-letter past `max_receives`, else wait until `visible_at`.
-    fn on_failed_delivery(&mut self, seq: u64, at: Timestamp, reason: Option<&str>, visible_at: Timestamp) {
-        let Some(entry) = self.entries.get_mut(&seq) else { return };
-        let failures = entry.failures.get_or_insert_with(|| Box::new(Failures { first_at: at, ..Failures::default() }));
+    fn on_failed_delivery(
+        &mut self,
+        seq: u64,
+        at: Timestamp,
+        reason: Option<&str>,
+        visible_at: Timestamp,
+    ) {
+        let Some(entry) = self.entries.get_mut(&seq) else {
+            return;
+        };
+        let failures = entry.failures.get_or_insert_with(|| {
+            Box::new(Failures {
+                first_at: at,
+                ..Failures::default()
+            })
+        });
         failures.last_at = at;
         if let Some(reason) = reason {
             if failures.reasons.len() == MAX_REASONS {
@@ -389,7 +434,11 @@ impl QueueState {
             }
             failures.reasons.push(reason.to_owned());
         }
-        if self.config.max_receives.is_some_and(|max| entry.receive_count >= max) {
+        if self
+            .config
+            .max_receives
+            .is_some_and(|max| entry.receive_count >= max)
+        {
             self.dead_letter_or_drop(seq, DeadLetterCause::MaxReceives);
         } else {
             self.set_waiting(seq, visible_at);
@@ -398,7 +447,9 @@ impl QueueState {
 
     /// Makes a message wait until `visible_at` (or be visible now if that has passed).
     fn set_waiting(&mut self, seq: u64, visible_at: Timestamp) {
-        let Some(entry) = self.entries.get_mut(&seq) else { return };
+        let Some(entry) = self.entries.get_mut(&seq) else {
+            return;
+        };
         entry.phase = Phase::Waiting;
         entry.visible_at = visible_at;
         let (priority, expires_at) = (entry.priority, entry.expires_at);
@@ -444,7 +495,9 @@ impl QueueState {
 
     /// Removes a message from every index but `entries` (and its group's membership).
     fn unindex(&mut self, seq: u64) {
-        let Some(entry) = self.entries.get(&seq) else { return };
+        let Some(entry) = self.entries.get(&seq) else {
+            return;
+        };
         self.ready.remove(&(rank(entry.priority), seq));
         self.delayed.remove(&(entry.visible_at, seq));
         self.expiries.remove(&(entry.expires_at, seq));
@@ -473,7 +526,9 @@ impl QueueState {
 
     /// The FIFO group key of a message's group (`""` for none), or `None` on standard queues.
     fn fifo_group(&self, group: Option<&str>) -> Option<String> {
-        self.config.fifo.then(|| group.unwrap_or_default().to_owned())
+        self.config
+            .fifo
+            .then(|| group.unwrap_or_default().to_owned())
     }
 
     fn group_of(&self, seq: u64) -> Option<String> {
@@ -483,7 +538,9 @@ impl QueueState {
     /// Recomputes whether a FIFO group offers its head for delivery: only when nothing of the
     /// group is in flight and its head is visible.
     fn fifo_refresh(&mut self, group: &str) {
-        let Some(g) = self.groups.get_mut(group) else { return };
+        let Some(g) = self.groups.get_mut(group) else {
+            return;
+        };
         if let Some(head) = g.ready_head.take() {
             self.ready_groups.remove(&head);
         }
@@ -497,7 +554,9 @@ impl QueueState {
             return;
         }
         let Some(&head) = g.seqs.first() else { return };
-        let Some(entry) = self.entries.get(&head) else { return };
+        let Some(entry) = self.entries.get(&head) else {
+            return;
+        };
         if entry.phase == Phase::Waiting && self.ready.contains(&(rank(entry.priority), head)) {
             self.ready_groups.insert(head);
             g.ready_head = Some(head);
@@ -522,7 +581,11 @@ impl QueueState {
             delayed: self.delayed.len() as u64,
             in_flight: self.leases.len() as u64,
             dead_lettered: c.dead_lettered,
-            oldest_age_ms: self.entries.values().next().map_or(0, |e| self.now.since(e.enqueued_at).as_millis() as u64),
+            oldest_age_ms: self
+                .entries
+                .values()
+                .next()
+                .map_or(0, |e| self.now.since(e.enqueued_at).as_millis() as u64),
             bytes: self.bytes,
             enqueued_total: c.enqueued,
             delivered_total: c.delivered,
@@ -547,10 +610,14 @@ impl QueueState {
     /// The earliest instant at which time alone changes something (a lease, a delay or a TTL
     /// runs out), if any: when the owner should call [`QueueState::advance`] next.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        [self.leases.first().map(|k| k.0), self.delayed.first().map(|k| k.0), self.expiries.first().map(|k| k.0)]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.leases.first().map(|k| k.0),
+            self.delayed.first().map(|k| k.0),
+            self.expiries.first().map(|k| k.0),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Messages waiting for the dead-letter queue to take them.

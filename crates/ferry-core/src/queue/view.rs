@@ -64,9 +64,15 @@ impl QueueState {
                 group: e.group.clone(),
                 priority: e.priority,
                 lease: match &e.phase {
-                    Phase::Leased { consumer, since, until } => {
-                        Some(LeaseInfo { consumer: consumer.clone(), since: *since, until: *until })
-                    }
+                    Phase::Leased {
+                        consumer,
+                        since,
+                        until,
+                    } => Some(LeaseInfo {
+                        consumer: consumer.clone(),
+                        since: *since,
+                        until: *until,
+                    }),
                     _ => None,
                 },
             })
@@ -76,7 +82,9 @@ impl QueueState {
     /// What the dead-letter queue must store for message `seq`, if it is dead-lettering.
     pub fn dead_letter_meta(&self, seq: u64) -> Option<DeadLetterMeta> {
         let e = self.entries.get(&seq)?;
-        let Phase::DeadLettering(cause) = e.phase else { return None };
+        let Phase::DeadLettering(cause) = e.phase else {
+            return None;
+        };
         let failures = e.failures.as_deref();
         Some(DeadLetterMeta {
             seq,
@@ -102,6 +110,8 @@ impl QueueState {
 
     /// Whether this queue's dead-letter info says it was caused by `cause` (helper for tests).
     pub fn is_dead_lettering(&self, seq: u64, cause: DeadLetterCause) -> bool {
-        self.entries.get(&seq).is_some_and(|e| e.phase == Phase::DeadLettering(cause))
+        self.entries
+            .get(&seq)
+            .is_some_and(|e| e.phase == Phase::DeadLettering(cause))
     }
 }

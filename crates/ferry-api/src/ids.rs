@@ -1,0 +1,21 @@
+//! Serde adapter for message ids, which travel as UUID-like strings.
+
+use ferry_core::MessageId;
+use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+/// Writes the id in its UUID-like form.
+///
+/// # Errors
+/// Only those of the serializer.
+pub fn serialize<S: Serializer>(id: &MessageId, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(id)
+}
+
+/// Reads an id written by [`serialize`] (dashes optional).
+///
+/// # Errors
+/// When the value is not a string of 32 hex digits.
+pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<MessageId, D::Error> {
+    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    MessageId::parse(&s).ok_or_else(|| D::Error::custom(format!("invalid message id {s:?}")))
+}

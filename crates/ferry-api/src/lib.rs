@@ -1,0 +1,46 @@
+//! The wire format of Ferry's native HTTP/JSON API (`/v1`): request and reply types shared by
+//! the server (`ferry-http`) and the client (`ferry-client`), so the two cannot disagree.
+//!
+//! Conventions: durations are integer milliseconds in fields ending in `_ms`; times are RFC 3339
+//! strings in UTC with milliseconds ([`time`]); a text body travels as `body` and a binary one as
+//! `body_base64`, and comes back the way it went in ([`body`]); every error is
+//! `{"error": {"code", "message"}}` ([`ErrorResponse`]). Request types refuse unknown fields;
+//! reply types accept them, so that servers may add fields.
+//!
+//! This crate is *not* the server or the client, and holds no broker semantics: besides the
+//! types it has only the body and time encoding helpers.
+//!
+//! ```
+//! use ferry_api::{SendEntry, SendRequest};
+//!
+//! let req = SendRequest { messages: vec![SendEntry::text("hello"), SendEntry::binary(&[0, 255])] };
+//! let json = serde_json::to_string(&req).unwrap();
+//! assert_eq!(json, r#"{"messages":[{"body":"hello"},{"body_base64":"AP8="}]}"#);
+//! ```
+
+pub mod admin;
+pub mod body;
+pub mod browse;
+pub mod error;
+pub mod ids;
+pub mod messages;
+pub mod queues;
+pub mod receipts;
+pub mod time;
+
+pub use admin::{Health, PurgeResponse, RedriveRequest, RedriveResponse};
+pub use body::{BodyError, decode_body, encode_body};
+pub use browse::{Lease, PeekQuery, PeekResponse, PeekedEntry};
+pub use error::{ErrorDetail, ErrorResponse};
+pub use messages::{
+    DeadLetter, ReceiveRequest, ReceiveResponse, ReceivedMessage, SendEntry, SendRequest,
+    SendResponse, SentEntry,
+};
+pub use queues::{QueueDetails, QueueEntry, QueueList};
+pub use receipts::{AckRequest, BatchResponse, FailedReceipt, NackRequest, VisibilityRequest};
+
+pub use ferry_core::queue::{
+    Body, BodyEncoding, DeadLetterCause, ExpireAction, MessageState, Overflow, QueueConfig,
+    QueueStats,
+};
+pub use ferry_core::{MessageId, Timestamp};

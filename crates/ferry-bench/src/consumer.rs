@@ -1,0 +1,155 @@
+//! A consumer task: long-polls, books every delivery in the ledger, records end-to-end latency
+//! and acks each received batch in one call.
+
+use crate::error::BenchError;
+use crate::header::Header;
+use crate::ledger::Arrival;
+use crate::shared::{Counters, Shared, record_latency};
+use ferry_client::api::{ReceiveRequest, ReceivedMessage};
+use hdrhistogram::Histogram;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What one consumer measured.
+#[derive(Debug)]
+pub(crate) struct ConsumerStats {
+    /// End-to-end latency of measured first deliveries, microseconds.
+    pub(crate) end_to_end: Histogram<u64>,
+    /// Measured messages received for the first time.
+    pub(crate) measured_received: u64,
+    /// Measured deliveries acked.
+    pub(crate) measured_acked: u64,
+    /// When the last measured first delivery arrived, since the origin.
+    pub(crate) last_received_at: Duration,
+    /// When the last ack covering a measured delivery was answered, since the origin.
+    pub(crate) last_acked_at: Duration,
+    /// Bodies this run did not write.
+    pub(crate) malformed: u64,
+    /// Receipts the broker refused to ack.
+    pub(crate) ack_failures: u64,
+}
+
+/// Runs a consumer, receiving with `request`, until the run stops it. A failed receive or ack stops the whole run
+/// (through [`Shared::fail`]); the statistics so far are returned either way.
+pub(crate) async fn consume(
+    shared: Arc<Shared>,
+    request: ReceiveRequest,
+    histogram: Histogram<u64>,
+) -> ConsumerStats {
+    let mut stats = ConsumerStats {
+        end_to_end: histogram,
+        measured_received: 0,
+        measured_acked: 0,
+        last_received_at: Duration::ZERO,
+        last_acked_at: Duration::ZERO,
+        malformed: 0,
+        ack_failures: 0,
+    };
+    let mut stop = shared.stop_receiving.subscribe();
+    loop {
+        if *stop.borrow_and_update() {
+            break;
+        }
+        let received = tokio::select! {
+            biased;
+            _ = stop.changed() => break,
+            received = shared.client.receive(&shared.queue, &request) => received,
+        };
+        let received_at = shared.now();
+        let messages = match received {
+            Ok(messages) => messages,
+            Err(e) => {
+                shared.fail(shared.client_error("receive", e));
+                break;
+            }
+        };
+        if messages.is_empty() {
+            continue;
+        }
+        let measured = on_delivery(&shared, &mut stats, &messages, received_at);
+        if let Err(e) = ack(&shared, &mut stats, messages, &measured).await {
+            shared.fail(e);
+            break;
+        }
+    }
+    stats
+}
+
+/// Books a received batch; returns the receipts of the measured deliveries among it.
+fn on_delivery(
+    shared: &Shared,
+    stats: &mut ConsumerStats,
+    messages: &[ReceivedMessage],
+    received_at: Duration,
+) -> HashSet<String> {
+    let headers: Vec<Option<Header>> = messages
+        .iter()
+        .map(|m| {
+            let body = m.decode_body().ok()?;
+            let header = Header::decode(&body.bytes).ok()?;
+            (body.bytes.len() == shared.size_bytes).then_some(header)
+        })
+        .collect();
+    let mut measured = HashSet::new();
+    let mut first = 0;
+    let mut ledger = shared.ledger();
+    for (message, header) in messages.iter().zip(headers) {
+        let Some(header) = header else {
+            stats.malformed += 1;
+            continue;
+        };
+        let arrival = ledger.receive(header.producer, header.seq);
+        match arrival {
+            Arrival::Unknown => {
+                stats.malformed += 1;
+                continue;
+            }
+            Arrival::First => first += 1,
+            Arrival::Again => {}
+        }
+        if !shared.is_measured(header.sent_at) {
+            continue;
+        }
+        measured.insert(message.receipt.clone());
+        if arrival == Arrival::First {
+            record_latency(
+                &mut stats.end_to_end,
+                received_at.saturating_sub(header.sent_at),
+            );
+            stats.measured_received += 1;
+            stats.last_received_at = received_at;
+        }
+    }
+    drop(ledger);
+    Counters::add(&shared.counters.received, first);
+    measured
+}
+
+/// Acks a whole batch in one call.
+async fn ack(
+    shared: &Shared,
+    stats: &mut ConsumerStats,
+    messages: Vec<ReceivedMessage>,
+    measured: &HashSet<String>,
+) -> Result<(), BenchError> {
+    let receipts: Vec<String> = messages.into_iter().map(|m| m.receipt).collect();
+    let reply = shared
+        .client
+        .ack(&shared.queue, receipts)
+        .await
+        .map_err(|e| shared.client_error("ack", e))?;
+    let acked_at = shared.now();
+    let failed: HashSet<&str> = reply.failed.iter().map(|f| f.receipt.as_str()).collect();
+    let measured_acked = measured
+        .iter()
+        .filter(|r| !failed.contains(r.as_str()))
+        .count() as u64;
+    Counters::add(&shared.counters.acked, u64::from(reply.ok));
+    stats.ack_failures += reply.failed.len() as u64;
+    if measured_acked > 0 {
+        stats.measured_acked += measured_acked;
+        stats.last_acked_at = acked_at;
+    }
+    Ok(())
+}

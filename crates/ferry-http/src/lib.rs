@@ -1,0 +1,29 @@
+//! Ferry's native HTTP/JSON API server: the `/v1/queues` routes, `/v1/openapi.json` and
+//! `/health/*`, on axum.
+//!
+//! Every handler is a thin adapter: decode the request (refusing bad input with a 4xx JSON error
+//! before anything changes), call [`ferry_broker::Broker`], encode the reply. Broker errors
+//! become HTTP replies only through the broker's own table (`ErrorKind::code` and
+//! `ErrorKind::http_status`). This crate holds no queue semantics, no storage and no config
+//! file handling: the `ferry` binary does the latter.
+//!
+//! ```no_run
+//! # async fn run(broker: ferry_broker::Broker) -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:7480").await?;
+//! let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
+//! ferry_http::serve(listener, broker, ferry_http::HttpConfig::default(), shutdown).await
+//! # }
+//! ```
+
+mod error;
+mod extract;
+mod health;
+mod native;
+mod openapi;
+mod router;
+mod server;
+mod state;
+
+pub use error::{CODE_METHOD_NOT_ALLOWED, CODE_NOT_FOUND, CODE_REQUEST_TOO_LARGE};
+pub use openapi::openapi_document;
+pub use server::{DEFAULT_MAX_REQUEST_BYTES, HttpConfig, router, serve};

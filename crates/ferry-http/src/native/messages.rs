@@ -1,0 +1,170 @@
+//! `POST /v1/queues/{q}/messages` (send) and `POST /v1/queues/{q}/receive`.
+
+use crate::error::ApiError;
+use crate::extract::{JsonBody, OptionalJsonBody, PathParams};
+use crate::native::dead_letter;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use ferry_api::{
+    ReceiveRequest, ReceiveResponse, ReceivedMessage, SendEntry, SendRequest, SendResponse,
+    SentEntry,
+};
+use ferry_broker::{AckMode, Delivery, NewMessage, ReceiveOptions};
+use std::time::Duration;
+
+/// Enqueues a batch, all or nothing; answers once it is durable.
+pub(crate) async fn send(
+    State(state): State<AppState>,
+    PathParams(name): PathParams<String>,
+    JsonBody(request): JsonBody<SendRequest>,
+) -> Result<Json<SendResponse>, ApiError> {
+    let messages = send_decode(request)?;
+    let sent = state.broker.send(&name, messages).await?;
+    let messages = sent
+        .into_iter()
+        .map(|s| SentEntry {
+            id: s.id,
+            seq: s.seq,
+            duplicate: s.duplicate,
+        })
+        .collect();
+    Ok(Json(SendResponse { messages }))
+}
+
+/// Checks the whole batch before anything is sent, naming the first bad entry.
+fn send_decode(request: SendRequest) -> Result<Vec<NewMessage>, ApiError> {
+    if request.messages.is_empty() {
+        return Err(ApiError::invalid_request("messages must not be empty"));
+    }
+    request
+        .messages
+        .into_iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            send_decode_entry(entry)
+                .map_err(|e| ApiError::invalid_request(format!("messages[{i}]: {e}")))
+        })
+        .collect()
+}
+
+fn send_decode_entry(entry: SendEntry) -> Result<NewMessage, ferry_api::BodyError> {
+    let body = ferry_api::decode_body(entry.body, entry.body_base64)?;
+    Ok(NewMessage {
+        body,
+        attributes: entry.attributes,
+        delay: entry.delay_ms.map(Duration::from_millis),
+        deliver_at: entry.deliver_at,
+        dedup_id: entry.dedup_id,
+        group: entry.group,
+        priority: entry.priority.unwrap_or(0),
+        ttl: entry.ttl_ms.map(Duration::from_millis),
+    })
+}
+
+/// Receives (and by default leases) up to `max` messages, long-polling up to `wait_ms`.
+pub(crate) async fn receive(
+    State(state): State<AppState>,
+    PathParams(name): PathParams<String>,
+    OptionalJsonBody(request): OptionalJsonBody<ReceiveRequest>,
+) -> Result<Json<ReceiveResponse>, ApiError> {
+    let defaults = ReceiveOptions::default();
+    let options = ReceiveOptions {
+        max: request.max.unwrap_or(defaults.max),
+        wait: request.wait_ms.map_or(defaults.wait, Duration::from_millis),
+        visibility_timeout: request.visibility_timeout_ms.map(Duration::from_millis),
+        ack_mode: if request.auto_ack.unwrap_or(false) {
+            AckMode::Auto
+        } else {
+            AckMode::Manual
+        },
+        consumer: request.consumer,
+    };
+    let deliveries = state.broker.receive(&name, options).await?;
+    Ok(Json(ReceiveResponse {
+        messages: deliveries.into_iter().map(receive_encode).collect(),
+    }))
+}
+
+fn receive_encode(d: Delivery) -> ReceivedMessage {
+    let (body, body_base64) = ferry_api::encode_body(&d.body);
+    ReceivedMessage {
+        id: d.id,
+        seq: d.seq,
+        body,
+        body_base64,
+        attributes: d.attributes,
+        receipt: d.receipt,
+        receive_count: d.receive_count,
+        enqueued_at: d.enqueued_at,
+        first_received_at: d.first_received_at,
+        group: d.group,
+        dedup_id: d.dedup_id,
+        priority: d.priority,
+        dead_letter: d.dead_letter.map(dead_letter),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_api::Body;
+
+    fn error_of(request: SendRequest) -> String {
+        send_decode(request)
+            .err()
+            .map(|e| format!("{e:?}"))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn batches_must_be_non_empty_with_one_body_each() {
+        assert!(error_of(SendRequest::default()).contains("messages must not be empty"));
+        let both = SendEntry {
+            body: Some("a".into()),
+            body_base64: Some("YQ==".into()),
+            ..SendEntry::default()
+        };
+        let request = SendRequest {
+            messages: vec![SendEntry::text("ok"), both],
+        };
+        assert!(
+            error_of(request).contains("messages[1]: give either body or body_base64, not both")
+        );
+        let request = SendRequest {
+            messages: vec![SendEntry::default()],
+        };
+        assert!(error_of(request).contains("messages[0]: one of body or body_base64 is required"));
+        let request = SendRequest {
+            messages: vec![SendEntry {
+                body_base64: Some("%%".into()),
+                ..SendEntry::default()
+            }],
+        };
+        assert!(error_of(request).contains("messages[0]: body_base64 is not valid base64"));
+    }
+
+    #[test]
+    fn entries_map_onto_new_messages() {
+        let entry = SendEntry {
+            delay_ms: Some(1500),
+            ttl_ms: Some(60_000),
+            priority: Some(7),
+            ..SendEntry::binary(&[1])
+        };
+        let messages = send_decode(SendRequest {
+            messages: vec![entry],
+        })
+        .unwrap_or_default();
+        let m = messages.first().cloned().unwrap_or_default();
+        assert_eq!(m.body, Body::binary(vec![1]));
+        assert_eq!(
+            (m.delay, m.ttl, m.priority),
+            (
+                Some(Duration::from_millis(1500)),
+                Some(Duration::from_secs(60)),
+                7
+            )
+        );
+    }
+}

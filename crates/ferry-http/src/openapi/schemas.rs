@@ -1,0 +1,313 @@
+//! The schemas of `/v1/openapi.json`, one per wire type of `ferry-api`.
+
+use ferry_api::QueueConfig;
+use serde_json::{Value, json};
+
+/// Every schema, by name.
+pub(super) fn all() -> Value {
+    json!({
+        "Error": obj(&["error"], json!({"error": schema_ref("ErrorDetail")})),
+        "ErrorDetail": obj(&["code", "message"], json!({
+            "code": {"type": "string", "description": "Stable snake_case code, e.g. queue_not_found, invalid_request, stale_receipt, request_too_large."},
+            "message": {"type": "string", "description": "Lowercase explanation naming the object involved."},
+        })),
+        "Health": obj(&["status"], json!({"status": {"type": "string", "enum": ["live", "ready", "shutting_down"]}})),
+        "QueueConfig": queue_config(),
+        "QueueEntry": obj(&["name", "config"], json!({"name": {"type": "string"}, "config": schema_ref("QueueConfig")})),
+        "QueueList": obj(&["queues"], json!({"queues": array_of("QueueEntry")})),
+        "QueueStats": queue_stats(),
+        "QueueDetails": obj(&["name", "config", "stats", "created_at", "updated_at", "dead_letter_sources"], json!({
+            "name": {"type": "string"},
+            "config": schema_ref("QueueConfig"),
+            "stats": schema_ref("QueueStats"),
+            "created_at": time(),
+            "updated_at": time(),
+            "dead_letter_sources": {"type": "array", "items": {"type": "string"}, "description": "Queues whose dead_letter_queue is this one."},
+        })),
+        "SendRequest": closed(&["messages"], json!({"messages": {"type": "array", "minItems": 1, "items": schema_ref("SendEntry")}})),
+        "SendEntry": send_entry(),
+        "SendResponse": obj(&["messages"], json!({"messages": array_of("SentEntry")})),
+        "SentEntry": obj(&["id", "seq", "duplicate"], json!({
+            "id": {"type": "string"}, "seq": int("Position in the queue."), "duplicate": {"type": "boolean"},
+        })),
+        "ReceiveRequest": closed(&[], json!({
+            "max": {"type": "integer", "minimum": 1, "default": 1},
+            "wait_ms": ms("Long poll: how long to wait when no message is visible (default 0)."),
+            "visibility_timeout_ms": ms("Lease length (default: the queue's)."),
+            "auto_ack": {"type": "boolean", "default": false, "description": "Remove on delivery (at-most-once)."},
+            "consumer": {"type": "string", "description": "Shown on the lease by peek."},
+        })),
+        "ReceiveResponse": obj(&["messages"], json!({"messages": array_of("ReceivedMessage")})),
+        "ReceivedMessage": received_message(),
+        "DeadLetter": dead_letter(),
+        "AckRequest": closed(&["receipts"], json!({"receipts": receipts()})),
+        "NackRequest": closed(&["receipts"], json!({
+            "receipts": receipts(),
+            "delay_ms": ms("Delay before redelivery (default: the queue's backoff)."),
+            "reason": {"type": "string", "description": "Kept with the message; shown if it is dead-lettered."},
+        })),
+        "VisibilityRequest": closed(&["receipts", "visibility_timeout_ms"], json!({
+            "receipts": receipts(), "visibility_timeout_ms": ms("New remaining lease, from now."),
+        })),
+        "BatchResponse": obj(&["ok", "failed"], json!({"ok": int("Receipts that succeeded."), "failed": array_of("FailedReceipt")})),
+        "FailedReceipt": obj(&["receipt", "error"], json!({
+            "receipt": {"type": "string"},
+            "error": schema_ref("ErrorDetail"),
+        })),
+        "PeekResponse": obj(&["messages"], json!({"messages": array_of("PeekedEntry")})),
+        "PeekedEntry": peeked_entry(),
+        "Lease": obj(&["consumer", "since", "until"], json!({"consumer": {"type": "string"}, "since": time(), "until": time()})),
+        "PurgeResponse": obj(&["purged"], json!({"purged": int("Messages removed.")})),
+        "RedriveRequest": closed(&[], json!({
+            "max": int("Most messages to move (default: all)."),
+            "rate_per_s": {"type": "number", "exclusiveMinimum": 0, "description": "Most messages moved per second (default: unlimited)."},
+        })),
+        "RedriveResponse": obj(&["moved"], json!({"moved": int("Messages moved back to their source queues.")})),
+    })
+}
+
+fn queue_config() -> Value {
+    let mut properties = json!({
+        "fifo": {"type": "boolean", "description": "Order by group, one message of a group in flight at a time; needs a .fifo name; cannot change."},
+        "visibility_timeout_ms": ms("Lease length before redelivery."),
+        "delay_ms": ms("Default delay before a new message is visible."),
+        "retention_ms": ms("How long a message without a TTL lives."),
+        "max_message_bytes": int("Largest body accepted."),
+        "max_receives": nullable_int("Deliveries after which a message is dead-lettered."),
+        "dead_letter_queue": {"type": ["string", "null"], "description": "Where messages go after max_receives; must exist."},
+        "backoff_initial_ms": ms("First retry delay after a failure; 0 retries at once."),
+        "backoff_multiplier": {"type": "number", "minimum": 1, "maximum": 100},
+        "backoff_max_ms": ms("Ceiling of the retry delay."),
+        "backoff_jitter": {"type": "number", "minimum": 0, "maximum": 1},
+        "content_dedup": {"type": "boolean", "description": "Deduplicate by body hash when no dedup_id is given."},
+        "dedup_window_ms": ms("How long a dedup id suppresses duplicates."),
+        "max_in_flight": nullable_int("Most messages leased at once."),
+        "rate_limit_per_s": {"type": ["number", "null"], "description": "Most deliveries per second."},
+        "max_length": nullable_int("Most messages stored."),
+        "max_bytes": nullable_int("Most body bytes stored."),
+        "overflow": {"type": "string", "enum": ["reject", "drop_oldest"]},
+        "on_expire": {"type": "string", "enum": ["drop", "dead_letter"]},
+    });
+    // The defaults come from the type itself, so the document cannot state stale ones.
+    if let (Ok(Value::Object(defaults)), Some(props)) = (
+        serde_json::to_value(QueueConfig::default()),
+        properties.as_object_mut(),
+    ) {
+        for (key, default) in defaults {
+            if let Some(Value::Object(prop)) = props.get_mut(&key) {
+                prop.insert("default".to_owned(), default);
+            }
+        }
+    }
+    let mut schema = closed(&[], properties);
+    if let Some(map) = schema.as_object_mut() {
+        map.insert(
+            "description".to_owned(),
+            json!("A queue's settings; every key is optional and defaults as shown."),
+        );
+    }
+    schema
+}
+
+fn queue_stats() -> Value {
+    let keys = [
+        ("visible", "Messages that can be received now."),
+        (
+            "delayed",
+            "Messages waiting for a delay or a retry backoff.",
+        ),
+        ("in_flight", "Messages leased to consumers."),
+        (
+            "dead_lettered",
+            "Messages moved to the dead-letter queue, in all.",
+        ),
+        (
+            "oldest_age_ms",
+            "Age of the oldest message stored, 0 if none.",
+        ),
+        ("bytes", "Body bytes stored."),
+        ("enqueued_total", "Messages accepted, in all."),
+        ("delivered_total", "Deliveries, in all."),
+        ("acked_total", "Acks, in all."),
+        ("nacked_total", "Nacks, in all."),
+        ("expired_total", "Messages expired, in all."),
+        (
+            "deduplicated_total",
+            "Publishes dropped as duplicates, in all.",
+        ),
+        (
+            "removed_total",
+            "Messages removed by overflow, purge or cancel, in all.",
+        ),
+    ];
+    let properties: serde_json::Map<String, Value> = keys
+        .iter()
+        .map(|(k, d)| ((*k).to_owned(), int(d)))
+        .collect();
+    let required: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
+    obj(&required, Value::Object(properties))
+}
+
+fn send_entry() -> Value {
+    let mut schema = closed(
+        &[],
+        json!({
+            "body": {"type": "string", "description": "UTF-8 text body."},
+            "body_base64": {"type": "string", "contentEncoding": "base64", "description": "Binary body, standard base64."},
+            "attributes": attributes(),
+            "delay_ms": ms("Delay before visible (overrides the queue's delay_ms)."),
+            "deliver_at": time(),
+            "dedup_id": {"type": "string"},
+            "group": {"type": "string", "description": "FIFO group (ordering key)."},
+            "priority": {"type": "integer", "minimum": 0, "maximum": 9, "default": 0},
+            "ttl_ms": ms("Time to live (overrides the queue's retention_ms)."),
+        }),
+    );
+    if let Some(map) = schema.as_object_mut() {
+        map.insert(
+            "oneOf".to_owned(),
+            json!([{"required": ["body"]}, {"required": ["body_base64"]}]),
+        );
+    }
+    schema
+}
+
+fn received_message() -> Value {
+    let mut schema = obj(
+        &[
+            "id",
+            "seq",
+            "attributes",
+            "receipt",
+            "receive_count",
+            "enqueued_at",
+            "first_received_at",
+            "priority",
+        ],
+        json!({
+            "id": {"type": "string"},
+            "seq": int("Position in the queue."),
+            "body": {"type": "string"},
+            "body_base64": {"type": "string", "contentEncoding": "base64"},
+            "attributes": attributes(),
+            "receipt": {"type": "string", "description": "Opaque; acks, nacks or extends this lease (empty when auto-acked)."},
+            "receive_count": int("Deliveries so far, this one included."),
+            "enqueued_at": time(),
+            "first_received_at": time(),
+            "group": {"type": "string"},
+            "dedup_id": {"type": "string"},
+            "priority": {"type": "integer", "minimum": 0, "maximum": 9},
+            "dead_letter": schema_ref("DeadLetter"),
+        }),
+    );
+    one_body(&mut schema);
+    schema
+}
+
+fn peeked_entry() -> Value {
+    let mut schema = obj(
+        &[
+            "id",
+            "seq",
+            "state",
+            "attributes",
+            "receive_count",
+            "enqueued_at",
+            "visible_at",
+            "expires_at",
+            "priority",
+        ],
+        json!({
+            "id": {"type": "string"},
+            "seq": int("Position in the queue."),
+            "state": {"type": "string", "enum": ["visible", "delayed", "in_flight", "dead_lettering"]},
+            "body": {"type": "string"},
+            "body_base64": {"type": "string", "contentEncoding": "base64"},
+            "attributes": attributes(),
+            "receive_count": int("Deliveries so far."),
+            "enqueued_at": time(),
+            "visible_at": time(),
+            "expires_at": time(),
+            "group": {"type": "string"},
+            "priority": {"type": "integer", "minimum": 0, "maximum": 9},
+            "lease": schema_ref("Lease"),
+            "dead_letter": schema_ref("DeadLetter"),
+        }),
+    );
+    one_body(&mut schema);
+    schema
+}
+
+fn dead_letter() -> Value {
+    obj(
+        &[
+            "source_queue",
+            "original_id",
+            "original_enqueued_at",
+            "receive_count",
+            "cause",
+            "reasons",
+        ],
+        json!({
+            "source_queue": {"type": "string"},
+            "original_id": {"type": "string"},
+            "original_enqueued_at": time(),
+            "receive_count": int("Deliveries in the source queue."),
+            "cause": {"type": "string", "enum": ["max_receives", "expired", "overflow"]},
+            "first_failure_at": time(),
+            "last_failure_at": time(),
+            "reasons": {"type": "array", "items": {"type": "string"}},
+        }),
+    )
+}
+
+fn one_body(schema: &mut Value) {
+    if let Some(map) = schema.as_object_mut() {
+        map.insert(
+            "oneOf".to_owned(),
+            json!([{"required": ["body"]}, {"required": ["body_base64"]}]),
+        );
+    }
+}
+
+/// A reply object (unknown properties allowed, so the server may add some).
+fn obj(required: &[&str], properties: Value) -> Value {
+    json!({"type": "object", "required": required, "properties": properties})
+}
+
+/// A request object: unknown properties are refused with 400.
+fn closed(required: &[&str], properties: Value) -> Value {
+    json!({"type": "object", "required": required, "properties": properties, "additionalProperties": false})
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn array_of(name: &str) -> Value {
+    json!({"type": "array", "items": schema_ref(name)})
+}
+
+fn int(description: &str) -> Value {
+    json!({"type": "integer", "minimum": 0, "description": description})
+}
+
+fn nullable_int(description: &str) -> Value {
+    json!({"type": ["integer", "null"], "minimum": 0, "description": description})
+}
+
+fn ms(description: &str) -> Value {
+    json!({"type": "integer", "minimum": 0, "description": format!("{description} Milliseconds.")})
+}
+
+fn time() -> Value {
+    json!({"type": "string", "format": "date-time", "description": "RFC 3339, UTC, milliseconds."})
+}
+
+fn attributes() -> Value {
+    json!({"type": "object", "additionalProperties": {"type": "string"}})
+}
+
+fn receipts() -> Value {
+    json!({"type": "array", "minItems": 1, "items": {"type": "string"}})
+}

@@ -1,0 +1,118 @@
+use super::openapi_document;
+use crate::router::routes;
+use ferry_api::{QueueConfig, QueueStats};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "patch", "head", "options", "trace",
+];
+
+fn documented_routes(doc: &Value) -> BTreeSet<(String, String)> {
+    let mut pairs = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        for method in item.as_object().into_iter().flat_map(|m| m.keys()) {
+            assert!(
+                METHODS.contains(&method.as_str()),
+                "{path}: {method} is not an HTTP method"
+            );
+            pairs.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    pairs
+}
+
+#[test]
+fn documented_routes_are_exactly_the_served_routes() {
+    let served: BTreeSet<(String, String)> = routes()
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.to_owned()))
+        .collect();
+    let documented = documented_routes(&openapi_document());
+    let undocumented: Vec<_> = served.difference(&documented).collect();
+    let unserved: Vec<_> = documented.difference(&served).collect();
+    assert!(
+        undocumented.is_empty() && unserved.is_empty(),
+        "served but not documented: {undocumented:?}; documented but not served: {unserved:?}"
+    );
+}
+
+#[test]
+fn every_path_parameter_is_declared() {
+    let doc = openapi_document();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        let in_path: BTreeSet<&str> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .collect();
+        for (method, op) in item.as_object().into_iter().flatten() {
+            let declared: BTreeSet<String> = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["$ref"].as_str())
+                .filter_map(|r| r.strip_prefix("#/components/parameters/"))
+                .filter(|name| doc["components"]["parameters"][*name]["in"] == "path")
+                .map(str::to_owned)
+                .collect();
+            let expected: BTreeSet<String> = in_path.iter().map(|s| (*s).to_owned()).collect();
+            assert_eq!(declared, expected, "{method} {path}");
+        }
+    }
+}
+
+#[test]
+fn every_reference_resolves() {
+    fn walk(doc: &Value, node: &Value, seen: &mut usize) {
+        match node {
+            Value::Object(map) => {
+                if let Some(Value::String(target)) = map.get("$ref") {
+                    let pointer = target.strip_prefix('#').unwrap_or("!");
+                    assert!(doc.pointer(pointer).is_some(), "dangling $ref {target}");
+                    *seen += 1;
+                }
+                map.values().for_each(|v| walk(doc, v, seen));
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(doc, v, seen)),
+            _ => {}
+        }
+    }
+    let doc = openapi_document();
+    let mut seen = 0;
+    walk(&doc, &doc, &mut seen);
+    assert!(seen > 50, "only {seen} references");
+    assert_eq!(doc["openapi"], "3.1.0");
+}
+
+fn schema_keys(name: &str) -> BTreeSet<String> {
+    openapi_document()["components"]["schemas"][name]["properties"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+fn serialized_keys<T: serde::Serialize>(value: &T) -> BTreeSet<String> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => map.keys().cloned().collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+#[test]
+fn config_and_stats_schemas_match_the_types() {
+    assert_eq!(
+        schema_keys("QueueConfig"),
+        serialized_keys(&QueueConfig::default())
+    );
+    assert_eq!(
+        schema_keys("QueueStats"),
+        serialized_keys(&QueueStats::default())
+    );
+    let doc = openapi_document();
+    assert_eq!(
+        doc["components"]["schemas"]["QueueConfig"]["properties"]["visibility_timeout_ms"]["default"],
+        30_000
+    );
+}

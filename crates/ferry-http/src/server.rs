@@ -1,0 +1,69 @@
+//! Serving the router on a listener, with graceful shutdown.
+
+use crate::state::AppState;
+use axum::Router;
+use ferry_broker::Broker;
+use std::future::Future;
+use tokio::net::TcpListener;
+
+/// Default largest request body: 32 MiB.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
+
+/// Settings of the HTTP server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpConfig {
+    /// Largest request body accepted; a larger one is refused with 413 `request_too_large`
+    /// before it is read, so a client cannot make the server buffer without bound.
+    pub max_request_bytes: usize,
+}
+
+impl HttpConfig {
+    /// The defaults, with `max_request_bytes` changed.
+    pub fn with_max_request_bytes(max_request_bytes: usize) -> HttpConfig {
+        HttpConfig { max_request_bytes }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+        }
+    }
+}
+
+/// The application as a [`Router`], for serving on something else than a [`TcpListener`] or for
+/// in-process tests.
+pub fn router(broker: Broker, config: &HttpConfig) -> Router {
+    crate::router::build(AppState::new(broker), config)
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then stops accepting connections
+/// and returns once the requests in flight have been answered.
+///
+/// The broker is not shut down here: the caller does that after this returns, so that no
+/// request is cut off by a closing broker.
+///
+/// # Errors
+/// An I/O error of the listener.
+pub async fn serve<F>(
+    listener: TcpListener,
+    broker: Broker,
+    config: HttpConfig,
+    shutdown: F,
+) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let state = AppState::new(broker);
+    let app = crate::router::build(state.clone(), &config);
+    let draining = async move {
+        shutdown.await;
+        state.set_draining();
+        tracing::info!("http: shutting down, finishing requests in flight");
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(draining)
+        .await
+}

@@ -1,0 +1,271 @@
+//! The command line: `ferry serve` and `ferry queue …`.
+
+use crate::config::{
+    DEFAULT_DATA_DIR, DEFAULT_HTTP_LISTEN, LogFormat, Partial, PartialHttp, PartialLog,
+};
+use clap::{Args, Parser, Subcommand};
+use ferry_broker::FsyncPolicy;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Default server URL of the client commands.
+pub(crate) const DEFAULT_URL: &str = "http://127.0.0.1:7480";
+
+/// Ferry: a message broker in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "ferry", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The top-level commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the broker and its HTTP API.
+    Serve(ServeArgs),
+    /// Manage queues and their messages through the native API of a running server.
+    Queue(QueueArgs),
+    /// Measure a running server: load with latency percentiles, every message verified.
+    Bench(BenchArgs),
+}
+
+/// `ferry serve`. Each flag overrides the `FERRY_*` variable, which overrides the config file.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// TOML config file (lowest precedence after the defaults).
+    #[arg(long, value_name = "FILE", env = "FERRY_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+    /// Where the catalog and the queue logs live [env: FERRY_DATA_DIR].
+    #[arg(long, value_name = "DIR", help = help_with_default("Where the catalog and the queue logs live [env: FERRY_DATA_DIR]", DEFAULT_DATA_DIR))]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// HTTP listen address; port 0 picks a free port [env: FERRY_HTTP_LISTEN].
+    #[arg(long, value_name = "ADDR", help = help_with_default("HTTP listen address; port 0 picks a free port [env: FERRY_HTTP_LISTEN]", &DEFAULT_HTTP_LISTEN.to_string()))]
+    pub(crate) http_listen: Option<SocketAddr>,
+    /// When a publish is durable: always, interval:<ms> or never [env: FERRY_FSYNC].
+    #[arg(long, value_name = "POLICY", help = help_with_default("When a publish is durable: always, interval:<ms> or never [env: FERRY_FSYNC]", &FsyncPolicy::Always.to_string()))]
+    pub(crate) fsync: Option<FsyncPolicy>,
+    /// Size at which a queue's log starts a new segment [env: FERRY_SEGMENT_BYTES].
+    #[arg(long, value_name = "N")]
+    pub(crate) segment_bytes: Option<u64>,
+    /// Largest HTTP request body; larger ones get 413 [env: FERRY_HTTP_MAX_REQUEST_BYTES].
+    #[arg(long, value_name = "N")]
+    pub(crate) max_request_bytes: Option<u64>,
+    /// Log line format on stderr [env: FERRY_LOG_FORMAT].
+    #[arg(long, value_name = "FORMAT")]
+    pub(crate) log_format: Option<LogFormat>,
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long)]
+    pub(crate) print_config: bool,
+}
+
+fn help_with_default(text: &str, default: &str) -> String {
+    format!("{text} [default: {default}]")
+}
+
+impl ServeArgs {
+    /// The flags as a configuration layer.
+    pub(crate) fn layer(&self) -> Partial {
+        Partial {
+            data_dir: self.data_dir.clone(),
+            fsync: self.fsync,
+            segment_bytes: self.segment_bytes,
+            http: PartialHttp {
+                listen: self.http_listen,
+                max_request_bytes: self.max_request_bytes,
+            },
+            log: PartialLog {
+                format: self.log_format,
+                filter: None,
+            },
+            ..Partial::default()
+        }
+    }
+}
+
+/// `ferry queue …`.
+#[derive(Debug, Args)]
+pub(crate) struct QueueArgs {
+    /// Base URL of the Ferry server.
+    #[arg(long, global = true, env = "FERRY_URL", default_value = DEFAULT_URL)]
+    pub(crate) url: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: QueueCommand,
+}
+
+/// The queue subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum QueueCommand {
+    /// Create a queue (fails if it exists).
+    Create(ConfigArgs),
+    /// Change some settings of an existing queue (the others stay).
+    Update(ConfigArgs),
+    /// List queues.
+    List {
+        /// Print the server's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a queue's config and stats.
+    Info {
+        /// Queue name.
+        name: String,
+        /// Print the server's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a queue and its messages.
+    Delete {
+        /// Queue name.
+        name: String,
+    },
+    /// Send messages: each BODY, or one per line of stdin when no BODY is given.
+    Send(SendArgs),
+    /// Receive messages (leased unless --ack).
+    Recv(RecvArgs),
+    /// Ack (delete) received messages by receipt.
+    Ack {
+        /// Queue name.
+        name: String,
+        /// Receipts from `recv`.
+        #[arg(required = true)]
+        receipts: Vec<String>,
+    },
+    /// Give received messages back for redelivery.
+    Nack {
+        /// Queue name.
+        name: String,
+        /// Receipts from `recv`.
+        #[arg(required = true)]
+        receipts: Vec<String>,
+        /// Delay before redelivery (default: the queue's backoff).
+        #[arg(long, value_name = "MS")]
+        delay_ms: Option<u64>,
+        /// Why processing failed (kept with the message).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Show messages without leasing them.
+    Peek {
+        /// Queue name.
+        name: String,
+        /// Most messages to show (1 to 1000).
+        #[arg(long, default_value_t = ferry_api::browse::DEFAULT_PEEK_LIMIT)]
+        limit: usize,
+        /// Print the server's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove one message that is not in flight.
+    Cancel {
+        /// Queue name.
+        name: String,
+        /// Message id (from `send` or `peek`).
+        id: String,
+    },
+    /// Remove every message of a queue.
+    Purge {
+        /// Queue name.
+        name: String,
+    },
+    /// Move messages from a dead-letter queue back to their source queues.
+    Redrive {
+        /// Dead-letter queue name.
+        name: String,
+        /// Most messages to move (default: all).
+        #[arg(long)]
+        max: Option<u64>,
+        /// Most messages moved per second (default: unlimited).
+        #[arg(long, value_name = "N")]
+        rate_per_s: Option<f64>,
+    },
+}
+
+/// A queue name and the settings to set on it.
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArgs {
+    /// Queue name (FIFO queues end in .fifo).
+    pub(crate) name: String,
+    /// Make it a FIFO queue (the name must end in .fifo).
+    #[arg(long)]
+    pub(crate) fifo: bool,
+    /// Lease length of a received message.
+    #[arg(long, value_name = "MS")]
+    pub(crate) visibility_timeout_ms: Option<u64>,
+    /// Queue that takes messages after --max-receives failed deliveries.
+    #[arg(long, value_name = "QUEUE")]
+    pub(crate) dead_letter_queue: Option<String>,
+    /// Deliveries after which a message is dead-lettered.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_receives: Option<u32>,
+    /// Default delay before a new message is visible.
+    #[arg(long, value_name = "MS")]
+    pub(crate) delay_ms: Option<u64>,
+    /// Any other settings as a JSON object, e.g. '{"retention_ms": 60000}' (flags win).
+    #[arg(long, value_name = "JSON")]
+    pub(crate) config_json: Option<String>,
+}
+
+/// `ferry queue send`.
+#[derive(Debug, Args)]
+pub(crate) struct SendArgs {
+    /// Queue name.
+    pub(crate) name: String,
+    /// Message bodies (text); none means one message per line of stdin.
+    pub(crate) bodies: Vec<String>,
+    /// FIFO group of every message.
+    #[arg(long)]
+    pub(crate) group: Option<String>,
+    /// Delay before the messages are visible.
+    #[arg(long, value_name = "MS")]
+    pub(crate) delay_ms: Option<u64>,
+    /// Priority 0 to 9.
+    #[arg(long)]
+    pub(crate) priority: Option<u8>,
+    /// An attribute KEY=VALUE (repeatable).
+    #[arg(long = "attr", value_name = "KEY=VALUE")]
+    pub(crate) attributes: Vec<String>,
+    /// Messages per request.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub(crate) batch: u16,
+}
+
+/// `ferry queue recv`.
+#[derive(Debug, Args)]
+pub(crate) struct RecvArgs {
+    /// Queue name.
+    pub(crate) name: String,
+    /// Most messages to receive.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) max: u32,
+    /// Long poll: how long to wait when no message is visible.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub(crate) wait_ms: u64,
+    /// Lease length (default: the queue's).
+    #[arg(long, value_name = "MS")]
+    pub(crate) visibility_timeout_ms: Option<u64>,
+    /// Ack each message after printing it.
+    #[arg(long)]
+    pub(crate) ack: bool,
+    /// Print the server's JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `ferry bench …`.
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    /// Which workload.
+    #[command(subcommand)]
+    pub(crate) command: BenchCommand,
+}
+
+/// The workloads of `ferry bench`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Producers and consumers on a fresh queue: rates, publish and end-to-end latency, and
+    /// counts of lost and duplicated messages.
+    Queue(ferry_bench::QueueBench),
+}
