@@ -56,32 +56,24 @@ async fn create(client: &Client, args: ConfigArgs) -> Result<(), Failure> {
         Err(e) => return Err(e.into()),
     }
     let config = config_apply(QueueConfig::default(), &args)?;
-    let outcome = client.put_queue(&args.name, &config).await?;
-    println!(
-        "{} queue {}",
-        if outcome.created {
-            "created"
-        } else {
-            "updated"
-        },
-        outcome.queue.name
-    );
-    Ok(())
+    put_and_report(client, &args.name, &config).await
 }
 
 async fn update(client: &Client, args: ConfigArgs) -> Result<(), Failure> {
     let current = client.queue_info(&args.name).await?.config;
     let config = config_apply(current, &args)?;
-    let outcome = client.put_queue(&args.name, &config).await?;
-    println!(
-        "{} queue {}",
-        if outcome.created {
-            "created"
-        } else {
-            "updated"
-        },
-        outcome.queue.name
-    );
+    put_and_report(client, &args.name, &config).await
+}
+
+/// Puts the queue's config and says whether it was created or updated.
+async fn put_and_report(client: &Client, name: &str, config: &QueueConfig) -> Result<(), Failure> {
+    let outcome = client.put_queue(name, config).await?;
+    let verb = if outcome.created {
+        "created"
+    } else {
+        "updated"
+    };
+    println!("{verb} queue {}", outcome.queue.name);
     Ok(())
 }
 
