@@ -4,7 +4,6 @@
 //! between the years 0000 and 9999 that RFC 3339 can express.
 
 use ferry_core::Timestamp;
-use std::fmt::Write as _;
 
 const MS_PER_SECOND: i64 = 1_000;
 const MS_PER_MINUTE: i64 = 60 * MS_PER_SECOND;
@@ -31,17 +30,30 @@ pub fn format_rfc3339(t: Timestamp) -> String {
     let days = ms.div_euclid(MS_PER_DAY);
     let in_day = ms.rem_euclid(MS_PER_DAY);
     let (year, month, day) = civil_from_days(days);
+    // Digits pushed by hand: two of these are written per delivered message.
     let mut out = String::with_capacity(24);
-    // Writing into a String cannot fail.
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        in_day / MS_PER_HOUR,
-        in_day % MS_PER_HOUR / MS_PER_MINUTE,
-        in_day % MS_PER_MINUTE / MS_PER_SECOND,
-        in_day % MS_PER_SECOND,
-    );
+    let fields = [
+        (year, 4, '-'),
+        (month, 2, '-'),
+        (day, 2, 'T'),
+        (in_day / MS_PER_HOUR, 2, ':'),
+        (in_day % MS_PER_HOUR / MS_PER_MINUTE, 2, ':'),
+        (in_day % MS_PER_MINUTE / MS_PER_SECOND, 2, '.'),
+        (in_day % MS_PER_SECOND, 3, 'Z'),
+    ];
+    for (value, width, separator) in fields {
+        push_digits(&mut out, value, width);
+        out.push(separator);
+    }
     out
+}
+
+/// Appends `value` as exactly `width` decimal digits (zero-padded; `value` is in range).
+fn push_digits(out: &mut String, value: i64, width: u32) {
+    for place in (0..width).rev() {
+        let digit = value / 10i64.pow(place) % 10;
+        out.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
+    }
 }
 
 /// Reads an RFC 3339 time (`Z` or a `±hh:mm` offset; any number of fraction digits, cut to

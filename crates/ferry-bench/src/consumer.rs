@@ -46,34 +46,74 @@ pub(crate) async fn consume(
         malformed: 0,
         ack_failures: 0,
     };
-    let mut stop = shared.stop_receiving.subscribe();
-    loop {
-        if *stop.borrow_and_update() {
-            break;
-        }
-        let received = tokio::select! {
-            biased;
-            _ = stop.changed() => break,
-            received = shared.client.receive(&shared.queue, &request) => received,
+    let stop = shared.stop_receiving.subscribe();
+    // The ack of batch N travels while batch N+1 is being received: two requests in flight.
+    let mut unacked: Option<Unacked> = None;
+    while !*stop.borrow() {
+        let acking = async {
+            match unacked.take() {
+                Some(batch) => Some(ack(&shared, batch).await),
+                None => None,
+            }
         };
+        let (received, acked) =
+            tokio::join!(shared.client.receive(&shared.queue, &request), acking);
         let received_at = shared.now();
+        if let Some(acked) = acked {
+            match acked {
+                Ok(done) => done.book(&mut stats),
+                Err(e) => {
+                    shared.fail(e);
+                    return stats;
+                }
+            }
+        }
         let messages = match received {
             Ok(messages) => messages,
             Err(e) => {
                 shared.fail(shared.client_error("receive", e));
-                break;
+                return stats;
             }
         };
-        if messages.is_empty() {
-            continue;
+        if !messages.is_empty() {
+            let measured = on_delivery(&shared, &mut stats, &messages, received_at);
+            unacked = Some(Unacked {
+                receipts: messages.into_iter().map(|m| m.receipt).collect(),
+                measured,
+            });
         }
-        let measured = on_delivery(&shared, &mut stats, &messages, received_at);
-        if let Err(e) = ack(&shared, &mut stats, messages, &measured).await {
-            shared.fail(e);
-            break;
+    }
+    if let Some(batch) = unacked {
+        match ack(&shared, batch).await {
+            Ok(done) => done.book(&mut stats),
+            Err(e) => shared.fail(e),
         }
     }
     stats
+}
+
+/// A received batch waiting for its ack.
+struct Unacked {
+    receipts: Vec<String>,
+    /// The receipts of the measured deliveries among them.
+    measured: HashSet<String>,
+}
+
+/// What one ack call achieved.
+struct Acked {
+    failures: u64,
+    measured_acked: u64,
+    acked_at: Duration,
+}
+
+impl Acked {
+    fn book(self, stats: &mut ConsumerStats) {
+        stats.ack_failures += self.failures;
+        if self.measured_acked > 0 {
+            stats.measured_acked += self.measured_acked;
+            stats.last_acked_at = self.acked_at;
+        }
+    }
 }
 
 /// Books a received batch; returns the receipts of the measured deliveries among it.
@@ -127,29 +167,23 @@ fn on_delivery(
 }
 
 /// Acks a whole batch in one call.
-async fn ack(
-    shared: &Shared,
-    stats: &mut ConsumerStats,
-    messages: Vec<ReceivedMessage>,
-    measured: &HashSet<String>,
-) -> Result<(), BenchError> {
-    let receipts: Vec<String> = messages.into_iter().map(|m| m.receipt).collect();
+async fn ack(shared: &Shared, batch: Unacked) -> Result<Acked, BenchError> {
     let reply = shared
         .client
-        .ack(&shared.queue, receipts)
+        .ack(&shared.queue, batch.receipts)
         .await
         .map_err(|e| shared.client_error("ack", e))?;
     let acked_at = shared.now();
     let failed: HashSet<&str> = reply.failed.iter().map(|f| f.receipt.as_str()).collect();
-    let measured_acked = measured
+    let measured_acked = batch
+        .measured
         .iter()
         .filter(|r| !failed.contains(r.as_str()))
         .count() as u64;
     Counters::add(&shared.counters.acked, u64::from(reply.ok));
-    stats.ack_failures += reply.failed.len() as u64;
-    if measured_acked > 0 {
-        stats.measured_acked += measured_acked;
-        stats.last_acked_at = acked_at;
-    }
-    Ok(())
+    Ok(Acked {
+        failures: reply.failed.len() as u64,
+        measured_acked,
+        acked_at,
+    })
 }

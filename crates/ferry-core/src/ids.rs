@@ -116,17 +116,44 @@ impl MessageId {
 
 impl fmt::Display for MessageId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let h = format!("{:032x}", self.0);
-        let part = |a: usize, b: usize| h.get(a..b).unwrap_or("");
-        write!(
-            f,
-            "{}-{}-{}-{}-{}",
-            part(0, 8),
-            part(8, 12),
-            part(12, 16),
-            part(16, 20),
-            part(20, 32)
-        )
+        // 8-4-4-4-12 hex digits, written without going through the formatting machinery: ids are
+        // shown once per message on the hot path.
+        let mut digits = [0u8; 32];
+        hex_into(&self.0.to_be_bytes(), &mut digits);
+        let mut out = [b'-'; 36];
+        for (range, at) in [
+            (0..8, 0),
+            (8..12, 9),
+            (12..16, 14),
+            (16..20, 19),
+            (20..32, 24),
+        ] {
+            let len = range.len();
+            if let (Some(dst), Some(src)) = (out.get_mut(at..at + len), digits.get(range)) {
+                dst.copy_from_slice(src);
+            }
+        }
+        f.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?)
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Writes `bytes` as lowercase hex into `out` (which must be twice as long).
+fn hex_into(bytes: &[u8], out: &mut [u8]) {
+    for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0x0f)];
+    }
+}
+
+/// The value of one hex digit.
+fn hex_value(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
     }
 }
 
@@ -149,22 +176,25 @@ impl Receipt {
         let mut bytes = [0u8; 20];
         bytes[..16].copy_from_slice(&self.id.0.to_be_bytes());
         bytes[16..].copy_from_slice(&self.receive_count.to_be_bytes());
-        bytes
-            .iter()
-            .enumerate()
-            .map(|(i, b)| format!("{:02x}", b ^ RECEIPT_MASK[i % 4]))
-            .collect()
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte ^= RECEIPT_MASK[i % 4];
+        }
+        let mut out = [0u8; 40];
+        hex_into(&bytes, &mut out);
+        String::from_utf8_lossy(&out).into_owned()
     }
 
     /// Decodes a string made by [`Receipt::encode`]; `None` if it is not one.
     pub fn decode(s: &str) -> Option<Receipt> {
-        if s.len() != 40 || !s.is_ascii() {
+        let digits = s.as_bytes();
+        if digits.len() != 40 {
             return None;
         }
         let mut bytes = [0u8; 20];
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            let pair = s.get(2 * i..2 * i + 2)?;
-            *byte = u8::from_str_radix(pair, 16).ok()? ^ RECEIPT_MASK[i % 4];
+        for (i, (byte, pair)) in bytes.iter_mut().zip(digits.chunks_exact(2)).enumerate() {
+            let high = hex_value(*pair.first()?)?;
+            let low = hex_value(*pair.get(1)?)?;
+            *byte = ((high << 4) | low) ^ RECEIPT_MASK[i % 4];
         }
         let id = u128::from_be_bytes(bytes[..16].try_into().ok()?);
         let receive_count = u32::from_be_bytes(bytes[16..].try_into().ok()?);
@@ -220,6 +250,8 @@ mod tests {
         assert_eq!(MessageId::parse(&shown), Some(id));
         assert_eq!((id.queue_uid(), id.seq()), (0xdead_beef_0000_0001, 42));
         assert_eq!(MessageId::parse("nope"), None);
+        let wide = MessageId(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210);
+        assert_eq!(wide.to_string(), "01234567-89ab-cdef-fedc-ba9876543210");
     }
 
     #[test]
