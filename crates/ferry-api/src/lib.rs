@@ -24,6 +24,7 @@ pub mod browse;
 pub mod error;
 pub mod ids;
 pub mod messages;
+pub mod metrics;
 pub mod queues;
 pub mod receipts;
 pub mod time;
@@ -36,6 +37,7 @@ pub use messages::{
     DeadLetter, ReceiveRequest, ReceiveResponse, ReceivedMessage, SendEntry, SendRequest,
     SendResponse, SentEntry,
 };
+pub use metrics::{MetricsHistory, QueueHistory};
 pub use queues::{QueueDetails, QueueEntry, QueueList};
 pub use receipts::{AckRequest, BatchResponse, FailedReceipt, NackRequest, VisibilityRequest};
 

@@ -1,5 +1,11 @@
 //! The one API every front end calls.
 
+mod meta;
+mod move_tasks;
+
+pub use meta::MAX_TAGS;
+pub use move_tasks::{MAX_MOVE_RATE_PER_S, MoveTask, MoveTaskOptions, MoveTaskStatus};
+
 use crate::catalog::{Catalog, QueueRecord};
 use crate::clock::wall_now;
 use crate::config::BrokerConfig;
@@ -11,6 +17,7 @@ use ferry_core::queue::{
     Delivery, MAX_VISIBILITY_TIMEOUT_MS, NewMessage, PeekedMessage, QueueConfig,
 };
 use ferry_core::{MessageId, QueueName};
+use ferry_log::io::{StdStorage, Storage};
 use ferry_log::{Flusher, LogConfig};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,9 +35,13 @@ struct Inner {
     catalog: Catalog,
     registry: Arc<Registry>,
     flusher: Flusher,
+    /// Where the logs' files live: the real file system, or a fault-injecting one in tests.
+    storage: Arc<dyn Storage>,
     /// Serialises queue creation, update and deletion.
     admin: tokio::sync::Mutex<()>,
     closed: AtomicBool,
+    /// Message move tasks (SQS `StartMessageMoveTask`), running and recent.
+    move_tasks: move_tasks::MoveTasks,
 }
 
 fn invalid(message: impl Into<String>) -> Error {
@@ -47,6 +58,18 @@ impl Broker {
     /// # Errors
     /// When the data directory or a queue's storage cannot be opened or recovered.
     pub async fn open(config: BrokerConfig) -> Result<Broker> {
+        Broker::open_with_storage(config, Arc::new(StdStorage)).await
+    }
+
+    /// [`Broker::open`] with the queue logs' file operations going through `storage`: the
+    /// seam for fault-injection tests (slow or failing fsyncs, torn writes).
+    ///
+    /// # Errors
+    /// As for [`Broker::open`].
+    pub async fn open_with_storage(
+        config: BrokerConfig,
+        storage: Arc<dyn Storage>,
+    ) -> Result<Broker> {
         std::fs::create_dir_all(config.data_dir.join("queues"))
             .map_err(|e| io_error("create data dir", e))?;
         let catalog = Catalog::open(&config.data_dir.join("catalog.redb"))?;
@@ -54,8 +77,10 @@ impl Broker {
             catalog,
             registry: Arc::new(Registry::default()),
             flusher: Flusher::start(),
+            storage,
             admin: tokio::sync::Mutex::new(()),
             closed: AtomicBool::new(false),
+            move_tasks: move_tasks::MoveTasks::default(),
             config,
         };
         let broker = Broker {
@@ -91,6 +116,7 @@ impl Broker {
             record,
             self.log_config(),
             &self.inner.flusher,
+            Arc::clone(&self.inner.storage),
             registry,
         )
         .await?;
@@ -200,6 +226,8 @@ impl Broker {
             config,
             created_at: now,
             updated_at: now,
+            tags: Default::default(),
+            attributes: Default::default(),
         };
         self.inner.catalog.put(name, &record)?;
         self.open_queue(name, &record).await?;
@@ -415,7 +443,26 @@ impl Broker {
     /// # Errors
     /// `queue_not_found`; `invalid_request` for a bad rate.
     pub async fn redrive(&self, name: &str, options: RedriveOptions) -> Result<u64> {
-        crate::redrive::run(self, name, options).await
+        let moved = crate::redrive::run(self, name, options).await?;
+        tracing::info!(queue = name, moved, "redrive finished");
+        Ok(moved)
+    }
+
+    /// Every live queue's numbers and the storage's, as of now (see [`crate::metrics`]).
+    /// Queues that are shutting down are left out.
+    pub async fn metrics(&self, detail: crate::metrics::Detail) -> crate::metrics::MetricsSnapshot {
+        let mut queues = Vec::new();
+        for (_, handle) in self.inner.registry.all() {
+            if let Ok(q) = handle.metrics(detail).await {
+                queues.push(q);
+            }
+        }
+        queues.sort_by(|a, b| a.name.cmp(&b.name));
+        crate::metrics::MetricsSnapshot {
+            taken_at: wall_now(),
+            queues,
+            flusher: self.inner.flusher.stats(),
+        }
     }
 
     /// The handle of a live queue (for crate-internal workflows such as redrive).

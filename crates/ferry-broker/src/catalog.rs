@@ -8,6 +8,7 @@ use ferry_core::Timestamp;
 use ferry_core::queue::QueueConfig;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 const QUEUES: TableDefinition<&str, &[u8]> = TableDefinition::new("queues");
@@ -23,6 +24,13 @@ pub(crate) struct QueueRecord {
     pub(crate) created_at: Timestamp,
     /// When its config last changed.
     pub(crate) updated_at: Timestamp,
+    /// The user's tags (key → value), for cost allocation and the like; Ferry never reads them.
+    #[serde(default)]
+    pub(crate) tags: BTreeMap<String, String>,
+    /// Settings of protocol front ends that are not part of [`QueueConfig`] (e.g. the SQS
+    /// adapter's `RedriveAllowPolicy`), kept verbatim for the front end that set them.
+    #[serde(default)]
+    pub(crate) attributes: BTreeMap<String, String>,
 }
 
 /// The catalog database.
@@ -55,6 +63,18 @@ impl Catalog {
             out.push((name.value().to_owned(), record));
         }
         Ok(out)
+    }
+
+    /// One queue's record, if it exists.
+    pub(crate) fn get(&self, name: &str) -> Result<Option<QueueRecord>> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(QUEUES).map_err(storage)?;
+        let Some(value) = table.get(name).map_err(storage)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(value.value())
+            .map(Some)
+            .map_err(storage)
     }
 
     /// Creates or replaces a queue's record (durably).
@@ -92,6 +112,8 @@ mod tests {
             config: QueueConfig::default(),
             created_at: Timestamp(1),
             updated_at: Timestamp(2),
+            tags: [("team".to_string(), "ops".to_string())].into(),
+            attributes: BTreeMap::new(),
         };
         {
             let c = Catalog::open(&path)?;
@@ -100,7 +122,17 @@ mod tests {
             c.remove("a")?;
         }
         let c = Catalog::open(&path)?;
+        assert_eq!(c.get("a")?, None);
+        assert_eq!(c.get("b")?.as_ref(), Some(&record));
         assert_eq!(c.queues()?, vec![("b".to_string(), record)]);
+        Ok(())
+    }
+
+    #[test]
+    fn records_written_before_tags_existed_still_read() -> Result<()> {
+        let old = r#"{"uid":1,"config":{},"created_at":5,"updated_at":6}"#;
+        let record: QueueRecord = serde_json::from_str(old).map_err(storage)?;
+        assert!(record.tags.is_empty() && record.attributes.is_empty());
         Ok(())
     }
 }

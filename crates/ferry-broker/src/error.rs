@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// What went wrong, in terms a client can act on. Front ends map a kind onto their protocol
-/// through [`ErrorKind::http_status`] and [`ErrorKind::code`] only.
+/// through [`ErrorKind::http_status`], [`ErrorKind::code`] and [`ErrorKind::sqs_code`] only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -34,11 +34,13 @@ pub enum ErrorKind {
     Unavailable,
     /// A bug or an unexpected storage error.
     Internal,
+    /// No such background task (e.g. a message move task).
+    TaskNotFound,
 }
 
 impl ErrorKind {
     /// Every kind, for documentation and tests.
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::InvalidRequest,
         ErrorKind::InvalidName,
         ErrorKind::InvalidConfig,
@@ -52,24 +54,27 @@ impl ErrorKind {
         ErrorKind::Conflict,
         ErrorKind::Unavailable,
         ErrorKind::Internal,
+        ErrorKind::TaskNotFound,
     ];
 
-    /// The stable snake_case code and HTTP status of this kind: the one mapping table.
-    fn row(self) -> (&'static str, u16) {
+    /// The stable snake_case code, the HTTP status and the SQS error of this kind: the one
+    /// mapping table.
+    fn row(self) -> (&'static str, u16, &'static str) {
         match self {
-            ErrorKind::InvalidRequest => ("invalid_request", 400),
-            ErrorKind::InvalidName => ("invalid_name", 400),
-            ErrorKind::InvalidConfig => ("invalid_config", 400),
-            ErrorKind::QueueNotFound => ("queue_not_found", 404),
-            ErrorKind::MessageNotFound => ("message_not_found", 404),
-            ErrorKind::InvalidReceipt => ("invalid_receipt", 400),
-            ErrorKind::StaleReceipt => ("stale_receipt", 409),
-            ErrorKind::MessageTooLarge => ("message_too_large", 413),
-            ErrorKind::BatchTooLarge => ("batch_too_large", 413),
-            ErrorKind::QueueFull => ("queue_full", 429),
-            ErrorKind::Conflict => ("conflict", 409),
-            ErrorKind::Unavailable => ("unavailable", 503),
-            ErrorKind::Internal => ("internal", 500),
+            ErrorKind::InvalidRequest => ("invalid_request", 400, "InvalidParameterValue"),
+            ErrorKind::InvalidName => ("invalid_name", 400, "InvalidParameterValue"),
+            ErrorKind::InvalidConfig => ("invalid_config", 400, "InvalidAttributeValue"),
+            ErrorKind::QueueNotFound => ("queue_not_found", 404, "QueueDoesNotExist"),
+            ErrorKind::MessageNotFound => ("message_not_found", 404, "ReceiptHandleIsInvalid"),
+            ErrorKind::InvalidReceipt => ("invalid_receipt", 400, "ReceiptHandleIsInvalid"),
+            ErrorKind::StaleReceipt => ("stale_receipt", 409, "MessageNotInflight"),
+            ErrorKind::MessageTooLarge => ("message_too_large", 413, "InvalidParameterValue"),
+            ErrorKind::BatchTooLarge => ("batch_too_large", 413, "TooManyEntriesInBatchRequest"),
+            ErrorKind::QueueFull => ("queue_full", 429, "OverLimit"),
+            ErrorKind::Conflict => ("conflict", 409, "InvalidParameterValue"),
+            ErrorKind::Unavailable => ("unavailable", 503, "ServiceUnavailable"),
+            ErrorKind::Internal => ("internal", 500, "InternalFailure"),
+            ErrorKind::TaskNotFound => ("task_not_found", 404, "ResourceNotFoundException"),
         }
     }
 
@@ -81,6 +86,12 @@ impl ErrorKind {
     /// The HTTP status of a reply carrying this error.
     pub fn http_status(self) -> u16 {
         self.row().1
+    }
+
+    /// The SQS error this kind is reported as by the SQS-compatible API (its JSON protocol
+    /// name, e.g. `QueueDoesNotExist`; the adapter knows each name's status and legacy code).
+    pub fn sqs_code(self) -> &'static str {
+        self.row().2
     }
 }
 
@@ -162,5 +173,22 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), ErrorKind::ALL.len());
+    }
+
+    #[test]
+    fn sqs_codes_are_aws_names() {
+        for kind in ErrorKind::ALL {
+            let code = kind.sqs_code();
+            assert!(
+                code.starts_with(|c: char| c.is_ascii_uppercase())
+                    && code.chars().all(|c| c.is_ascii_alphanumeric()),
+                "{kind:?}: {code}"
+            );
+        }
+        assert_eq!(ErrorKind::QueueNotFound.sqs_code(), "QueueDoesNotExist");
+        assert_eq!(
+            ErrorKind::InvalidReceipt.sqs_code(),
+            "ReceiptHandleIsInvalid"
+        );
     }
 }

@@ -23,17 +23,21 @@ mod clock;
 mod config;
 mod error;
 mod live_queue;
+pub mod metrics;
 mod redrive;
 mod registry;
 mod snapshot;
 mod types;
 
-pub use broker::Broker;
+pub use broker::{
+    Broker, MAX_MOVE_RATE_PER_S, MAX_TAGS, MoveTask, MoveTaskOptions, MoveTaskStatus,
+};
 pub use config::BrokerConfig;
 pub use error::{Error, ErrorKind, Result};
 pub use ferry_core::queue::{
     Body, BodyEncoding, DeadLetterCause, DeadLetterInfo, Delivery, ExpireAction, LeaseInfo,
-    MessageState, NewMessage, Overflow, PeekedMessage, QueueConfig, QueueStats,
+    MessageState, NewMessage, Overflow, PeekedMessage, QueueConfig, QueueStats, TypedAttribute,
+    TypedAttributes, TypedValue,
 };
 pub use ferry_core::{MessageId, QueueName, Timestamp};
 pub use ferry_log::FsyncPolicy;

@@ -6,14 +6,14 @@
 
 use crate::broker::Broker;
 use crate::error::{Error, ErrorKind, Result};
-use crate::live_queue::Incoming;
+use crate::live_queue::{Incoming, QueueHandle};
 use crate::types::{AckMode, ReceiveOptions, RedriveOptions};
 use ferry_core::queue::NewMessage;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Messages leased from the dead-letter queue per round.
-const BATCH: u32 = 100;
+pub(crate) const BATCH: u32 = 100;
 /// How long a redrive round may hold its lease.
 const LEASE: Duration = Duration::from_secs(60);
 
@@ -38,47 +38,10 @@ pub(crate) async fn run(broker: &Broker, name: &str, options: RedriveOptions) ->
             Some(rate) => want.min(rate.ceil().max(1.0) as u32),
             None => want,
         };
-        let options_receive = ReceiveOptions {
-            max: want,
-            wait: Duration::ZERO,
-            visibility_timeout: Some(LEASE),
-            ack_mode: AckMode::Manual,
-            consumer: Some("ferry-redrive".into()),
-        };
-        let batch = dlq.receive(options_receive).await?;
-        if batch.is_empty() {
+        let Some(count) = move_batch(broker, &dlq, want, None, &mut skipped).await? else {
             break;
-        }
-        let mut by_source: BTreeMap<String, (Vec<Incoming>, Vec<String>)> = BTreeMap::new();
-        for d in batch {
-            let Some(source) = d.dead_letter.as_ref().map(|i| i.source_queue.clone()) else {
-                skipped.push(d.receipt);
-                continue;
-            };
-            let message = NewMessage {
-                body: d.body,
-                attributes: d.attributes,
-                group: d.group,
-                ..NewMessage::default()
-            };
-            let entry = by_source.entry(source).or_default();
-            entry.0.push(Incoming {
-                message,
-                dead_letter: None,
-            });
-            entry.1.push(d.receipt);
-        }
-        for (source, (messages, receipts)) in by_source {
-            let count = messages.len() as u64;
-            match broker.handle(&source) {
-                Ok(queue) => {
-                    queue.send(messages).await?;
-                    dlq.ack(receipts).await?;
-                    moved += count;
-                }
-                Err(_) => skipped.extend(receipts),
-            }
-        }
+        };
+        moved += count;
         if let Some(rate) = options.rate_per_s {
             let due = started + Duration::from_secs_f64(moved as f64 / rate);
             tokio::time::sleep_until(due).await;
@@ -89,4 +52,62 @@ pub(crate) async fn run(broker: &Broker, name: &str, options: RedriveOptions) ->
         dlq.change_visibility(skipped, Duration::ZERO).await?;
     }
     Ok(moved)
+}
+
+/// Moves one batch of up to `want` messages out of dead-letter queue `dlq`: to `destination`
+/// if given, else each to its source queue. Receipts of messages that cannot move (no or no
+/// live source queue) are added to `skipped`; the caller makes them visible again.
+/// Returns how many moved, or `None` once the dead-letter queue has nothing visible.
+pub(crate) async fn move_batch(
+    broker: &Broker,
+    dlq: &QueueHandle,
+    want: u32,
+    destination: Option<&str>,
+    skipped: &mut Vec<String>,
+) -> Result<Option<u64>> {
+    let options_receive = ReceiveOptions {
+        max: want,
+        wait: Duration::ZERO,
+        visibility_timeout: Some(LEASE),
+        ack_mode: AckMode::Manual,
+        consumer: Some("ferry-redrive".into()),
+    };
+    let batch = dlq.receive(options_receive).await?;
+    if batch.is_empty() {
+        return Ok(None);
+    }
+    let mut by_target: BTreeMap<String, (Vec<Incoming>, Vec<String>)> = BTreeMap::new();
+    for d in batch {
+        let source = d.dead_letter.as_ref().map(|i| i.source_queue.clone());
+        let Some(target) = destination.map(str::to_owned).or(source) else {
+            skipped.push(d.receipt);
+            continue;
+        };
+        let message = NewMessage {
+            body: d.body,
+            attributes: d.attributes,
+            typed_attributes: d.typed_attributes,
+            group: d.group,
+            ..NewMessage::default()
+        };
+        let entry = by_target.entry(target).or_default();
+        entry.0.push(Incoming {
+            message,
+            dead_letter: None,
+        });
+        entry.1.push(d.receipt);
+    }
+    let mut moved = 0;
+    for (target, (messages, receipts)) in by_target {
+        let count = messages.len() as u64;
+        match broker.handle(&target) {
+            Ok(queue) => {
+                queue.send(messages).await?;
+                dlq.ack(receipts).await?;
+                moved += count;
+            }
+            Err(_) => skipped.extend(receipts),
+        }
+    }
+    Ok(Some(moved))
 }

@@ -235,6 +235,29 @@ impl Client {
         Ok(self.call(request).await?.1)
     }
 
+    /// The last minutes of every queue's depth, rates and latency (`GET /v1/metrics/history`).
+    ///
+    /// # Errors
+    /// Transport errors, or an invalid reply.
+    pub async fn metrics_history(&self) -> Result<ferry_api::MetricsHistory, Error> {
+        let request = self.request(Method::GET, &["v1", "metrics", "history"])?;
+        Ok(self.call(request).await?.1)
+    }
+
+    /// The server's Prometheus metrics as text (`GET /metrics`).
+    ///
+    /// # Errors
+    /// Transport errors, or an error reply.
+    pub async fn metrics_text(&self) -> Result<String, Error> {
+        let (status, bytes) = self
+            .execute(self.request(Method::GET, &["metrics"])?)
+            .await?;
+        String::from_utf8(bytes).map_err(|e| Error::InvalidReply {
+            status: status.as_u16(),
+            message: e.to_string(),
+        })
+    }
+
     /// The server's OpenAPI document (`GET /v1/openapi.json`).
     ///
     /// # Errors

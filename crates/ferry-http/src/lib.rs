@@ -1,5 +1,6 @@
-//! Ferry's native HTTP/JSON API server: the `/v1/queues` routes, `/v1/openapi.json` and
-//! `/health/*`, on axum.
+//! Ferry's native HTTP/JSON API server: the `/v1/queues` routes, `/v1/openapi.json`,
+//! `/health/*`, `/metrics` (Prometheus), `/v1/metrics/history` and the web dashboard at `/`,
+//! on axum.
 //!
 //! Every handler is a thin adapter: decode the request (refusing bad input with a 4xx JSON error
 //! before anything changes), call [`ferry_broker::Broker`], encode the reply. Broker errors
@@ -15,15 +16,24 @@
 //! # }
 //! ```
 
+mod dashboard;
 mod error;
 mod extract;
 mod health;
+mod metrics;
 mod native;
 mod openapi;
 mod router;
 mod server;
+mod sqs;
+mod starting;
 mod state;
 
 pub use error::{CODE_METHOD_NOT_ALLOWED, CODE_NOT_FOUND, CODE_REQUEST_TOO_LARGE};
 pub use openapi::openapi_document;
-pub use server::{DEFAULT_MAX_REQUEST_BYTES, HttpConfig, router, serve};
+pub use server::{
+    DEFAULT_HISTORY_INTERVAL, DEFAULT_HISTORY_SAMPLES, DEFAULT_MAX_REQUEST_BYTES, HttpConfig,
+    router, serve,
+};
+pub use sqs::{ACCOUNT_ID as SQS_ACCOUNT_ID, DEFAULT_REGION as SQS_DEFAULT_REGION};
+pub use starting::{Startup, serve_startup};

@@ -76,12 +76,19 @@ pub(crate) fn routes() -> Vec<RouteDef> {
         RouteDef::get("/v1/openapi.json", openapi::document),
     ];
     all.extend(native::routes());
+    all.extend(crate::metrics::routes());
     all
 }
 
 /// The application: every route, JSON 404/405 replies, the body limit and request logging.
 pub(crate) fn build(state: AppState, config: &HttpConfig) -> Router {
-    build_stateless(config).with_state(state)
+    let http = std::sync::Arc::clone(&state.observer.http);
+    build_stateless(config)
+        .layer(middleware::from_fn_with_state(
+            http,
+            crate::metrics::count_request,
+        ))
+        .with_state(state)
 }
 
 /// The same, before the state is supplied (so tests can build it without a broker).
@@ -91,6 +98,9 @@ fn build_stateless(config: &HttpConfig) -> Router<AppState> {
         router.route(def.path, def.endpoint)
     });
     router
+        .merge(crate::dashboard::router())
+        .merge(crate::sqs::router())
+        .route_layer(middleware::from_fn(crate::metrics::tag_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_request_bytes))

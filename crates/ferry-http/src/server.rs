@@ -8,6 +8,10 @@ use tokio::net::TcpListener;
 
 /// Default largest request body: 32 MiB.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
+/// Default time between samples of the metrics history.
+pub const DEFAULT_HISTORY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+/// Default number of samples the metrics history keeps (10 minutes at 5 s).
+pub const DEFAULT_HISTORY_SAMPLES: usize = 120;
 
 /// Settings of the HTTP server.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,12 +20,28 @@ pub struct HttpConfig {
     /// Largest request body accepted; a larger one is refused with 413 `request_too_large`
     /// before it is read, so a client cannot make the server buffer without bound.
     pub max_request_bytes: usize,
+    /// Time between samples of the metrics history behind the dashboard's charts.
+    pub history_interval: std::time::Duration,
+    /// Samples the history keeps (its span is this times the interval).
+    pub history_samples: usize,
 }
 
 impl HttpConfig {
     /// The defaults, with `max_request_bytes` changed.
     pub fn with_max_request_bytes(max_request_bytes: usize) -> HttpConfig {
-        HttpConfig { max_request_bytes }
+        HttpConfig {
+            max_request_bytes,
+            ..HttpConfig::default()
+        }
+    }
+
+    /// This config with the metrics history sampled every `interval` (at least 100 ms).
+    #[must_use]
+    pub fn with_history_interval(self, interval: std::time::Duration) -> HttpConfig {
+        HttpConfig {
+            history_interval: interval.max(std::time::Duration::from_millis(100)),
+            ..self
+        }
     }
 }
 
@@ -29,6 +49,8 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            history_interval: DEFAULT_HISTORY_INTERVAL,
+            history_samples: DEFAULT_HISTORY_SAMPLES,
         }
     }
 }
@@ -56,14 +78,7 @@ pub async fn serve<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let state = AppState::new(broker);
-    let app = crate::router::build(state.clone(), &config);
-    let draining = async move {
-        shutdown.await;
-        state.set_draining();
-        tracing::info!("http: shutting down, finishing requests in flight");
-    };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(draining)
-        .await
+    let startup = crate::Startup::new(config);
+    startup.open(broker);
+    crate::serve_startup(listener, startup, shutdown).await
 }

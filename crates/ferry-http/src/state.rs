@@ -12,13 +12,28 @@ pub(crate) struct AppState {
     /// Cleared when graceful shutdown starts, so `/health/ready` turns 503 while in-flight
     /// requests finish.
     ready: Arc<AtomicBool>,
+    /// Server metrics and the sampled history (`/metrics`, `/v1/metrics/history`).
+    pub(crate) observer: Arc<crate::metrics::Observer>,
 }
 
 impl AppState {
     pub(crate) fn new(broker: Broker) -> AppState {
+        let observer = crate::metrics::Observer::new(
+            crate::server::DEFAULT_HISTORY_INTERVAL,
+            crate::server::DEFAULT_HISTORY_SAMPLES,
+        );
+        AppState::with_observer(broker, Arc::new(observer))
+    }
+
+    /// The state of a server whose metrics live in `observer`.
+    pub(crate) fn with_observer(
+        broker: Broker,
+        observer: Arc<crate::metrics::Observer>,
+    ) -> AppState {
         AppState {
             broker,
             ready: Arc::new(AtomicBool::new(true)),
+            observer,
         }
     }
 

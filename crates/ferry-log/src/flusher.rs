@@ -36,6 +36,26 @@ pub struct FlusherStats {
     pub rounds: u64,
     /// `fdatasync` calls made, failed ones included.
     pub syncs: u64,
+    /// How long those `fdatasync` calls took.
+    pub sync_latency: SyncLatency,
+}
+
+/// Upper bounds (inclusive, in microseconds) of the [`SyncLatency`] buckets; a last bucket
+/// takes everything slower.
+pub const SYNC_LATENCY_BOUNDS_US: [u64; 14] = [
+    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+    1_000_000, 2_500_000,
+];
+
+/// A histogram of `fdatasync` durations: one count per bucket of [`SYNC_LATENCY_BOUNDS_US`]
+/// (not cumulative), plus the overflow bucket last.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncLatency {
+    /// Calls per bucket; `counts[i]` took at most `SYNC_LATENCY_BOUNDS_US[i]` and more than the
+    /// bound before it, the last entry more than every bound.
+    pub counts: [u64; SYNC_LATENCY_BOUNDS_US.len() + 1],
+    /// Total time of all calls, in microseconds.
+    pub sum_us: u64,
 }
 
 #[derive(Debug)]
@@ -52,6 +72,9 @@ pub(crate) struct Shared {
     requests: AtomicU64,
     rounds: AtomicU64,
     syncs: AtomicU64,
+    /// Per-bucket counts of fsync durations (see [`SYNC_LATENCY_BOUNDS_US`]).
+    sync_buckets: [AtomicU64; SYNC_LATENCY_BOUNDS_US.len() + 1],
+    sync_sum_us: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -135,6 +158,15 @@ impl Flusher {
             requests: shared.requests.load(Ordering::Relaxed),
             rounds: shared.rounds.load(Ordering::Relaxed),
             syncs: shared.syncs.load(Ordering::Relaxed),
+            sync_latency: SyncLatency {
+                counts: std::array::from_fn(|i| {
+                    shared
+                        .sync_buckets
+                        .get(i)
+                        .map_or(0, |c| c.load(Ordering::Relaxed))
+                }),
+                sum_us: shared.sync_sum_us.load(Ordering::Relaxed),
+            },
         }
     }
 
@@ -261,7 +293,10 @@ impl Shared {
             return Err(Failure::Poisoned);
         }
         self.syncs.fetch_add(1, Ordering::Relaxed);
-        file.sync().map_err(|error| {
+        let started = Instant::now();
+        let result = file.sync();
+        self.sync_record(started.elapsed());
+        result.map_err(|error| {
             let path = file.path().display();
             tracing::error!(path = %path, %error, "fdatasync failed; log poisoned");
             Failure::Io {
@@ -269,6 +304,18 @@ impl Shared {
                 error: Arc::new(error),
             }
         })
+    }
+}
+
+impl Shared {
+    /// Counts one fsync of `took` in its latency bucket.
+    fn sync_record(&self, took: std::time::Duration) {
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let bucket = SYNC_LATENCY_BOUNDS_US.partition_point(|&bound| bound < us);
+        if let Some(count) = self.sync_buckets.get(bucket) {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
+        self.sync_sum_us.fetch_add(us, Ordering::Relaxed);
     }
 }
 
@@ -283,5 +330,30 @@ fn run(shared: &Shared) {
         if last {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn fsync_durations_land_in_their_buckets() {
+        let shared = Shared::default();
+        shared.sync_record(Duration::from_micros(100));
+        shared.sync_record(Duration::from_micros(101));
+        shared.sync_record(Duration::from_secs(10));
+        let flusher = Flusher {
+            handle: Arc::new(Handle {
+                shared: Arc::new(shared),
+                thread: Mutex::new(None),
+            }),
+        };
+        let latency = flusher.stats().sync_latency;
+        assert_eq!(latency.counts[0], 1, "100 us is within the first bound");
+        assert_eq!(latency.counts[1], 1, "101 us goes to the next bucket");
+        assert_eq!(latency.counts[SYNC_LATENCY_BOUNDS_US.len()], 1, "overflow");
+        assert_eq!(latency.sum_us, 100 + 101 + 10_000_000);
     }
 }

@@ -64,7 +64,7 @@ pub use config::{
     ParseFsyncPolicyError,
 };
 pub use error::{CorruptReason, LogError};
-pub use flusher::{Flusher, FlusherStats};
+pub use flusher::{Flusher, FlusherStats, SYNC_LATENCY_BOUNDS_US, SyncLatency};
 pub use log::Log;
 pub use recovery::RecoveryReport;
 pub use ticket::SyncTicket;

@@ -29,6 +29,32 @@ pub(crate) enum Command {
     Queue(QueueArgs),
     /// Measure a running server: load with latency percentiles, every message verified.
     Bench(BenchArgs),
+    /// Print every queue's depth, rates and latency once, from a running server.
+    Stats(StatsArgs),
+    /// A live terminal view of every queue, refreshed every second (q to quit).
+    Top(TopArgs),
+}
+
+/// `ferry stats`.
+#[derive(Debug, Args)]
+pub(crate) struct StatsArgs {
+    /// Base URL of the Ferry server.
+    #[arg(long, env = "FERRY_URL", default_value = DEFAULT_URL)]
+    pub(crate) url: String,
+    /// Print JSON (one object per queue) instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `ferry top`.
+#[derive(Debug, Args)]
+pub(crate) struct TopArgs {
+    /// Base URL of the Ferry server.
+    #[arg(long, env = "FERRY_URL", default_value = DEFAULT_URL)]
+    pub(crate) url: String,
+    /// Time between refreshes.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub(crate) interval_ms: u64,
 }
 
 /// `ferry serve`. Each flag overrides the `FERRY_*` variable, which overrides the config file.
@@ -58,6 +84,12 @@ pub(crate) struct ServeArgs {
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     pub(crate) print_config: bool,
+    /// Time between samples of the dashboard's metrics history (default 5000).
+    #[arg(long, value_name = "MS", env = "FERRY_METRICS_SAMPLE_INTERVAL_MS")]
+    pub(crate) metrics_sample_interval_ms: Option<u64>,
+    /// Test hook: after recovery, wait while this file exists before turning ready.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub(crate) hold_ready_while: Option<PathBuf>,
 }
 
 fn help_with_default(text: &str, default: &str) -> String {

@@ -9,6 +9,8 @@ mod output;
 mod queue;
 mod serve;
 mod shutdown;
+mod stats;
+mod top;
 
 use clap::Parser as _;
 use cli::{Cli, Command};
@@ -22,9 +24,11 @@ fn main() -> ExitCode {
         Command::Serve(_) | Command::Bench(_) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build(),
-        Command::Queue(_) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build(),
+        Command::Queue(_) | Command::Stats(_) | Command::Top(_) => {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        }
     };
     let runtime = match runtime {
         Ok(runtime) => runtime,
@@ -40,6 +44,8 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Queue(args) => queue::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Stats(args) => stats::run(args).await,
+            Command::Top(args) => top::run(args).await,
         }
     });
     runtime.shutdown_timeout(Duration::from_secs(5));

@@ -5,8 +5,9 @@ use crate::config::{LogFormat, LogSettings, Partial, Settings, ValidConfig};
 use crate::failure::Failure;
 use crate::shutdown::Signals;
 use ferry_broker::Broker;
+use ferry_http::Startup;
 use std::io::{IsTerminal as _, Write as _};
-use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -40,31 +41,59 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     logging_init(&config.settings.log)?;
     log_summary(&config);
     let signals = Signals::install()?;
-    let broker = Broker::open(config.broker.clone()).await?;
-    let listener = match TcpListener::bind(config.listen).await {
-        Ok(listener) => listener,
+    // Listen before recovering, so that health checks see "live, not ready" during recovery.
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| Failure::new("io", format!("cannot listen on {}: {e}", config.listen)))?;
+    let addr = listener.local_addr()?;
+    say(&format!("ferry recovering http={addr}"))?;
+    let mut http = config.http.clone();
+    if let Some(ms) = args.metrics_sample_interval_ms {
+        http = http.with_history_interval(Duration::from_millis(ms));
+    }
+    let startup = Startup::new(http);
+    let server = tokio::spawn(serve_until_signal(
+        listener,
+        startup.clone(),
+        config.shutdown_timeout,
+        signals,
+    ));
+    let started = Instant::now();
+    let broker = match Broker::open(config.broker.clone()).await {
+        Ok(broker) => broker,
         Err(e) => {
-            broker.shutdown().await;
-            return Err(Failure::new(
-                "io",
-                format!("cannot listen on {}: {e}", config.listen),
-            ));
+            server.abort();
+            return Err(e.into());
         }
     };
-    let addr = listener.local_addr()?;
-    announce(addr)?;
-    serve_until_signal(listener, broker.clone(), &config, signals).await?;
+    if let Some(path) = &args.hold_ready_while {
+        while path.exists() && !server.is_finished() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    startup.open(broker.clone());
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "recovery finished"
+    );
+    say(&format!("ferry listening http={addr}"))?;
+    tracing::info!(%addr, "listening");
+    let served = match server.await {
+        Ok(result) => result,
+        Err(e) => Err(Failure::new("internal", format!("http server task: {e}"))),
+    };
     broker.shutdown().await;
+    served?;
     tracing::info!("ferry stopped");
     Ok(())
 }
 
-/// The one line integration tests and scripts wait for, on stdout.
-fn announce(addr: SocketAddr) -> Result<(), Failure> {
+/// Prints one line on stdout: `ferry recovering http=<address>` once listening, then
+/// `ferry listening http=<address>` once ready (the line tests and scripts wait for).
+fn say(line: &str) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "ferry listening http={addr}")?;
+    writeln!(stdout, "{line}")?;
     stdout.flush()?;
-    tracing::info!(%addr, "listening");
     Ok(())
 }
 
@@ -72,8 +101,8 @@ fn announce(addr: SocketAddr) -> Result<(), Failure> {
 /// `shutdown_timeout`. A second signal stops waiting at once.
 async fn serve_until_signal(
     listener: TcpListener,
-    broker: Broker,
-    config: &ValidConfig,
+    startup: Startup,
+    grace: Duration,
     mut signals: Signals,
 ) -> Result<(), Failure> {
     let (stop_tx, stop_rx) = watch::channel(0u32);
@@ -84,13 +113,7 @@ async fn serve_until_signal(
             stop_tx.send_modify(|n| *n += 1);
         }
     });
-    let server = ferry_http::serve(
-        listener,
-        broker,
-        config.http.clone(),
-        signalled(stop_rx.clone(), 1),
-    );
-    let grace = config.shutdown_timeout;
+    let server = ferry_http::serve_startup(listener, startup, signalled(stop_rx.clone(), 1));
     let deadline = async move {
         let mut twice = stop_rx.clone();
         signalled(stop_rx, 1).await;

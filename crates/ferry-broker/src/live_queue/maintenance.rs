@@ -57,6 +57,7 @@ impl LiveQueue {
             let message = NewMessage {
                 body: blob.body,
                 attributes: blob.attributes,
+                typed_attributes: blob.typed_attributes,
                 group: meta.group,
                 ..NewMessage::default()
             };
@@ -70,9 +71,17 @@ impl LiveQueue {
             return;
         };
         let name = self.name.clone();
+        let dlq_name = self
+            .state
+            .config()
+            .dead_letter_queue
+            .clone()
+            .unwrap_or_default();
         tokio::spawn(async move {
+            let count = messages.len();
             match dlq.send(messages).await {
                 Ok(_) => {
+                    tracing::info!(queue = %name, dead_letter_queue = %dlq_name, count, "moved messages to the dead-letter queue");
                     let _ = me.send(Request::DeadLettered { seqs: new }).await;
                 }
                 Err(e) => {
@@ -142,6 +151,7 @@ impl LiveQueue {
             .unwrap_or(u64::MAX)
             .min(self.log.next_offset());
         let deleted = self.log.delete_segments_before(oldest_needed)?;
+        self.storage.reclaimed_segments += deleted as u64;
         if deleted > 0 {
             tracing::info!(queue = %self.name, deleted, "reclaimed log segments");
         }
@@ -185,6 +195,7 @@ impl LiveQueue {
         snapshot::write(self.log.dir(), &self.state, self.log.next_offset())?;
         self.records_since_snapshot = 0;
         self.rolled_since_snapshot = false;
+        self.storage.snapshots += 1;
         Ok(())
     }
 }

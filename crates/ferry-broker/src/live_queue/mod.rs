@@ -7,6 +7,7 @@ mod recovery;
 mod task;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::metrics::{Detail, QueueMetrics};
 use crate::types::{BatchOutcome, ReceiveOptions, Sent};
 use ferry_core::MessageId;
 use ferry_core::queue::{
@@ -70,6 +71,10 @@ pub(crate) enum Request {
     },
     Stats {
         reply: Reply<QueueStats>,
+    },
+    Metrics {
+        detail: Detail,
+        reply: Reply<QueueMetrics>,
     },
     Configure {
         config: QueueConfig,
@@ -168,6 +173,10 @@ impl QueueHandle {
 
     pub(crate) async fn stats(&self) -> Result<QueueStats> {
         self.call(|reply| Request::Stats { reply }).await
+    }
+
+    pub(crate) async fn metrics(&self, detail: Detail) -> Result<QueueMetrics> {
+        self.call(|reply| Request::Metrics { detail, reply }).await
     }
 
     pub(crate) async fn configure(&self, config: QueueConfig) -> Result<()> {

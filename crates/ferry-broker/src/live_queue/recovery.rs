@@ -7,6 +7,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::registry::Registry;
 use crate::snapshot;
 use ferry_core::queue::{BlobsAt, Command, QueueConfig, QueueState, decode_record};
+use ferry_log::io::Storage;
 use ferry_log::{Flusher, Log, LogConfig};
 use std::path::Path;
 use std::sync::Arc;
@@ -55,9 +56,10 @@ pub(crate) async fn open(
     record: &QueueRecord,
     log_config: LogConfig,
     flusher: &Flusher,
+    storage: Arc<dyn Storage>,
     registry: Arc<Registry>,
 ) -> Result<(QueueHandle, QueueConfig)> {
-    let mut log = Log::open(dir, log_config, flusher)?;
+    let mut log = Log::open_with_storage(dir, log_config, flusher, storage)?;
     let report = log.recovery().clone();
     let (state, replayed) = replay(&log, dir, record)?;
     let fresh = state.is_none();
@@ -82,7 +84,8 @@ pub(crate) async fn open(
         name: Arc::from(name),
         tx: tx.clone(),
     };
-    let queue = LiveQueue::new(name.to_owned(), state, log, registry, tx.downgrade());
+    let mut queue = LiveQueue::new(name.to_owned(), state, log, registry, tx.downgrade());
+    queue.set_recovery(crate::metrics::RecoveryMetrics::new(&report, replayed));
     tokio::spawn(queue.run(rx));
     Ok((handle, config))
 }

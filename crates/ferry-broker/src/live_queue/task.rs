@@ -4,6 +4,7 @@
 use super::{Incoming, KIND_QUEUE_COMMAND, Reply, Request};
 use crate::clock::MonotonicClock;
 use crate::error::{Error, ErrorKind, Result};
+use crate::metrics::{Detail, QueueEvents, QueueMetrics, RecoveryMetrics, StorageMetrics};
 use crate::registry::Registry;
 use crate::types::{AckMode, BatchOutcome, Failure, ReceiveOptions, Sent};
 use ferry_core::queue::{
@@ -52,6 +53,10 @@ pub(crate) struct LiveQueue {
     pub(super) rolled_since_snapshot: bool,
     /// Set once storage failed: every later request gets this error.
     failed: Option<Error>,
+    /// What the state does not remember: latencies, redeliveries, rejections.
+    pub(super) events: QueueEvents,
+    /// Log counters since the task started (segments and bytes are filled in when asked).
+    pub(super) storage: StorageMetrics,
 }
 
 pub(super) fn rejection(queue: &str, r: Rejection) -> Error {
@@ -108,6 +113,8 @@ impl LiveQueue {
             active_segment,
             rolled_since_snapshot: false,
             failed: None,
+            events: QueueEvents::default(),
+            storage: StorageMetrics::default(),
         }
     }
 
@@ -170,6 +177,9 @@ impl LiveQueue {
                 self.state.advance(now);
                 let _ = reply.send(Ok(self.state.stats()));
             }
+            Request::Metrics { detail, reply } => {
+                let _ = reply.send(Ok(self.on_metrics(detail)));
+            }
             Request::Configure { config, reply } => self.on_configure(config, reply),
             Request::DeadLettered { seqs } => self.on_dead_lettered(seqs),
             Request::DeadLetterFailed { seqs } => {
@@ -206,7 +216,37 @@ impl LiveQueue {
             },
         );
         self.records_since_snapshot += 1;
+        self.storage.appended_records += 1;
+        self.storage.written_bytes += ferry_log::record::framed_bytes(payload.len()) as u64;
         Ok(())
+    }
+
+    /// This queue's numbers now (see [`crate::metrics`]).
+    fn on_metrics(&mut self, detail: Detail) -> QueueMetrics {
+        let now = self.clock.now();
+        self.state.advance(now);
+        let segments = self.log.segments();
+        let storage = StorageMetrics {
+            segments: segments.len() as u64,
+            bytes: segments.iter().map(|s| s.bytes).sum(),
+            ..self.storage.clone()
+        };
+        let config = self.state.config();
+        QueueMetrics {
+            name: self.name.clone(),
+            fifo: config.fifo,
+            dead_letter_queue: config.dead_letter_queue.clone(),
+            stats: self.state.stats(),
+            breakdown: (detail == Detail::Full)
+                .then(|| self.state.breakdown(crate::metrics::BUSIEST_GROUPS)),
+            events: self.events.clone(),
+            storage,
+        }
+    }
+
+    /// Remembers what recovery did, for metrics.
+    pub(super) fn set_recovery(&mut self, recovery: RecoveryMetrics) {
+        self.storage.recovery = recovery;
     }
 
     fn storage_failed(&mut self, e: Error) -> Error {
@@ -270,11 +310,13 @@ impl LiveQueue {
     }
 
     fn on_send(&mut self, messages: Vec<Incoming>, reply: Reply<Vec<Sent>>) {
+        let count = messages.len() as u64;
         match self.enqueue(messages) {
             Ok(sent) => self.after_sync(Box::new(move |r| {
                 let _ = reply.send(r.map(|()| sent));
             })),
             Err(e) => {
+                self.events.on_rejected(e.kind, count);
                 let _ = reply.send(Err(e));
             }
         }
@@ -289,6 +331,7 @@ impl LiveQueue {
             let blob = Blob {
                 body: m.body.clone(),
                 attributes: m.attributes.clone(),
+                typed_attributes: m.typed_attributes.clone(),
                 dedup_id: m.dedup_id.clone(),
                 dead_letter: incoming.dead_letter,
             };
@@ -376,6 +419,13 @@ impl LiveQueue {
         self.append_apply(&command, &[])?;
         let uid = self.state.uid();
         let mut deliveries = Vec::with_capacity(metas.len());
+        for meta in &metas {
+            self.events
+                .on_delivery(now, meta.enqueued_at, meta.receive_count);
+            if auto_ack {
+                self.events.on_ack(now, meta.enqueued_at);
+            }
+        }
         for meta in metas {
             let blob = self.read_blob(meta.blob)?;
             let receipt = if auto_ack {
@@ -431,6 +481,13 @@ impl LiveQueue {
                 self.state.decide_change_visibility(now, &parsed, timeout)
             }
         };
+        if let Some(Command::Ack { seqs, .. }) = &command {
+            for &seq in seqs {
+                if let Some(at) = self.state.enqueued_at(seq) {
+                    self.events.on_ack(now, at);
+                }
+            }
+        }
         for (index, r) in rejected {
             let receipt = positions
                 .get(index)
@@ -447,6 +504,9 @@ impl LiveQueue {
         {
             let _ = reply.send(Err(e));
             return;
+        }
+        for f in &failed {
+            self.events.on_rejected(f.error.kind, 1);
         }
         let ok = u32::try_from(receipts.len() - failed.len()).unwrap_or(u32::MAX);
         let outcome = BatchOutcome { ok, failed };
@@ -471,6 +531,7 @@ impl LiveQueue {
                 state: meta.state,
                 body: blob.body,
                 attributes: blob.attributes,
+                typed_attributes: blob.typed_attributes,
                 receive_count: meta.receive_count,
                 enqueued_at: meta.enqueued_at,
                 visible_at: meta.visible_at,
@@ -622,6 +683,7 @@ fn delivery(uid: u64, meta: DeliveryMeta, blob: Blob, receipt: String) -> Delive
         seq: meta.seq,
         body: blob.body,
         attributes: blob.attributes,
+        typed_attributes: blob.typed_attributes,
         receipt,
         receive_count: meta.receive_count,
         enqueued_at: meta.enqueued_at,
@@ -649,6 +711,7 @@ fn reply_error(request: Request, e: Error) {
         }
         Request::Purge { reply } => drop(reply.send(Err(e))),
         Request::Stats { reply } => drop(reply.send(Err(e))),
+        Request::Metrics { reply, .. } => drop(reply.send(Err(e))),
         Request::DeadLettered { .. } | Request::DeadLetterFailed { .. } => {}
     }
 }

@@ -4,6 +4,7 @@
 //! nacked message becomes visible), so that applying it is a pure function of the state and the
 //! command, and replaying the log rebuilds exactly the state the live queue had.
 
+use super::attribute::TypedAttributes;
 use super::config::QueueConfig;
 use super::dedup::DedupKey;
 use super::message::{Body, BodyEncoding, DeadLetterInfo};
@@ -211,6 +212,9 @@ pub struct Blob {
     pub body: Body,
     /// Its attributes.
     pub attributes: BTreeMap<String, String>,
+    /// Its typed and system attributes (stored after the header only when there are any, so
+    /// blobs without them keep the layout they always had).
+    pub typed_attributes: TypedAttributes,
     /// The producer's dedup id.
     pub dedup_id: Option<String>,
     /// Its dead-letter history.
@@ -226,7 +230,8 @@ struct BlobHeader<'a> {
     dead_letter: Option<DeadLetterInfo>,
 }
 
-/// Lays out a blob: `header_len: u32 LE`, the header (postcard), then the body bytes.
+/// Lays out a blob: `header_len: u32 LE`, the header (postcard, followed by the typed
+/// attributes in postcard when there are any), then the body bytes.
 ///
 /// # Errors
 /// [`CodecError`] if the header cannot be serialised.
@@ -241,7 +246,12 @@ pub fn encode_blob(blob: &Blob) -> Result<Vec<u8>, CodecError> {
         dedup_id: blob.dedup_id.as_deref(),
         dead_letter: blob.dead_letter.clone(),
     };
-    let header = postcard::to_allocvec(&header).map_err(|e| CodecError(e.to_string()))?;
+    let mut header = postcard::to_allocvec(&header).map_err(|e| CodecError(e.to_string()))?;
+    if !blob.typed_attributes.is_empty() {
+        let typed =
+            postcard::to_allocvec(&blob.typed_attributes).map_err(|e| CodecError(e.to_string()))?;
+        header.extend_from_slice(&typed);
+    }
     let header_len =
         u32::try_from(header.len()).map_err(|_| CodecError("blob header too large".into()))?;
     let mut out = Vec::with_capacity(4 + header.len() + blob.body.bytes.len());
@@ -266,8 +276,13 @@ pub fn decode_blob(bytes: &[u8]) -> Result<Blob, CodecError> {
     let header = bytes
         .get(4..end)
         .ok_or_else(|| CodecError("blob header cut short".into()))?;
-    let header: BlobHeader<'_> =
-        postcard::from_bytes(header).map_err(|e| CodecError(e.to_string()))?;
+    let (header, rest): (BlobHeader<'_>, &[u8]) =
+        postcard::take_from_bytes(header).map_err(|e| CodecError(e.to_string()))?;
+    let typed_attributes = if rest.is_empty() {
+        TypedAttributes::default()
+    } else {
+        postcard::from_bytes(rest).map_err(|e| CodecError(e.to_string()))?
+    };
     let body = bytes.get(end..).unwrap_or_default().to_vec();
     Ok(Blob {
         body: Body {
@@ -279,6 +294,7 @@ pub fn decode_blob(bytes: &[u8]) -> Result<Blob, CodecError> {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect(),
+        typed_attributes,
         dedup_id: header.dedup_id.map(str::to_owned),
         dead_letter: header.dead_letter,
     })
@@ -307,11 +323,52 @@ mod tests {
         let blob = Blob {
             body: Body::binary(vec![0, 255, 7]),
             attributes: [("k".to_string(), "v".to_string())].into(),
+            typed_attributes: TypedAttributes::default(),
             dedup_id: Some("d-1".into()),
             dead_letter: None,
         };
         let bytes = encode_blob(&blob).unwrap_or_default();
         assert_eq!(decode_blob(&bytes), Ok(blob));
+    }
+
+    #[test]
+    fn typed_attributes_round_trip_and_plain_blobs_keep_their_layout() {
+        use super::super::attribute::{TypedAttribute, TypedValue};
+        let plain = Blob {
+            body: Body::text("hi"),
+            attributes: [("k".to_string(), "v".to_string())].into(),
+            ..Blob::default()
+        };
+        let plain_bytes = encode_blob(&plain).unwrap_or_default();
+        // The layout of a blob without typed attributes is the one written before they existed.
+        let old_header = BlobHeader {
+            encoding: BodyEncoding::Text,
+            attributes: [("k", "v")].into(),
+            dedup_id: None,
+            dead_letter: None,
+        };
+        let old = postcard::to_allocvec(&old_header).unwrap_or_default();
+        assert_eq!(plain_bytes.get(4..4 + old.len()), Some(old.as_slice()));
+        assert_eq!(plain_bytes.len(), 4 + old.len() + 2);
+
+        let mut typed = plain.clone();
+        typed.typed_attributes.message.insert(
+            "img".into(),
+            TypedAttribute {
+                data_type: "Binary.png".into(),
+                value: TypedValue::Binary(vec![0, 159, 255]),
+            },
+        );
+        typed.typed_attributes.system.insert(
+            "AWSTraceHeader".into(),
+            TypedAttribute {
+                data_type: "String".into(),
+                value: TypedValue::Text("Root=1-5759e988".into()),
+            },
+        );
+        let bytes = encode_blob(&typed).unwrap_or_default();
+        assert_eq!(decode_blob(&bytes), Ok(typed));
+        assert_eq!(decode_blob(&plain_bytes), Ok(plain));
     }
 
     proptest! {

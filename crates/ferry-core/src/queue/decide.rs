@@ -138,7 +138,7 @@ impl QueueState {
                 "priorities are not supported on FIFO queues",
             ));
         }
-        if m.attributes.len() > MAX_ATTRIBUTES {
+        if m.attributes.len() + m.typed_attributes.len() > MAX_ATTRIBUTES {
             return Err(invalid(
                 index,
                 format!("more than {MAX_ATTRIBUTES} attributes"),
@@ -152,6 +152,15 @@ impl QueueState {
                     format!("attribute {name:?} is larger than max_message_bytes"),
                 ));
             }
+        }
+        for (name, _) in m.typed_attributes.iter() {
+            check_key(index, "an attribute name", name)?;
+        }
+        if m.typed_attributes.size_bytes() > self.config.max_message_bytes as usize {
+            return Err(invalid(
+                index,
+                "typed attributes are larger than max_message_bytes",
+            ));
         }
         if let Some(id) = &m.dedup_id {
             check_key(index, "dedup_id", id)?;

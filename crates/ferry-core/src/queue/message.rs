@@ -1,5 +1,6 @@
 //! Messages as producers hand them in and consumers get them out.
 
+use super::attribute::TypedAttributes;
 use crate::ids::MessageId;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -54,6 +55,9 @@ pub struct NewMessage {
     pub body: Body,
     /// Free-form string attributes, returned with the message.
     pub attributes: BTreeMap<String, String>,
+    /// Attributes with a data type other than plain string, and system attributes, returned
+    /// exactly as sent (the SQS adapter's message attributes).
+    pub typed_attributes: TypedAttributes,
     /// Delay before the message becomes visible (overrides the queue's `delay_ms`).
     pub delay: Option<Duration>,
     /// Absolute time before which the message is not delivered (wins over `delay`).
@@ -118,6 +122,8 @@ pub struct Delivery {
     pub body: Body,
     /// Its attributes.
     pub attributes: BTreeMap<String, String>,
+    /// Its typed and system attributes.
+    pub typed_attributes: TypedAttributes,
     /// The opaque receipt to ack, nack or extend this lease with (empty for auto-ack).
     pub receipt: String,
     /// How often the message has been delivered, this time included.
@@ -174,6 +180,8 @@ pub struct PeekedMessage {
     pub body: Body,
     /// Its attributes.
     pub attributes: BTreeMap<String, String>,
+    /// Its typed and system attributes.
+    pub typed_attributes: TypedAttributes,
     /// Deliveries so far.
     pub receive_count: u32,
     /// When it was enqueued.

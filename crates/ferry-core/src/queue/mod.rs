@@ -4,6 +4,7 @@
 //! and resolves it into a [`Command`]; the owner appends the command to the queue's log; then
 //! [`QueueState::apply`] changes the state. Replaying the log through `apply` rebuilds it.
 
+mod attribute;
 mod backoff;
 mod command;
 mod config;
@@ -11,9 +12,11 @@ mod decide;
 mod dedup;
 mod limits;
 mod message;
+mod observe;
 mod state;
 mod view;
 
+pub use attribute::{TypedAttribute, TypedAttributes, TypedValue};
 pub use backoff::retry_delay;
 pub use command::*;
 pub use config::*;
@@ -21,6 +24,7 @@ pub use decide::*;
 pub use dedup::{DedupKey, DedupWindow};
 pub use limits::TokenBucket;
 pub use message::*;
+pub use observe::{Breakdown, FifoBreakdown, GroupLoad, Tally};
 pub use state::QueueState;
 pub use view::*;
 

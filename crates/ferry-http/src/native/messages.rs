@@ -53,6 +53,7 @@ fn send_decode_entry(entry: SendEntry) -> Result<NewMessage, ferry_api::BodyErro
     Ok(NewMessage {
         body,
         attributes: entry.attributes,
+        typed_attributes: ferry_broker::TypedAttributes::default(),
         delay: entry.delay_ms.map(Duration::from_millis),
         deliver_at: entry.deliver_at,
         dedup_id: entry.dedup_id,

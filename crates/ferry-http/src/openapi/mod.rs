@@ -66,7 +66,8 @@ fn paths() -> Value {
         "/health/ready",
         "get",
         op(
-            "Readiness: 200 once the broker is open, 503 while shutting down.",
+            "Readiness: 200 once the broker has recovered every queue, 503 while it recovers \
+             (status `recovering`; every other route answers 503 `unavailable` then) or shuts down.",
             &[],
             None,
             ok("Health"),
@@ -225,6 +226,26 @@ fn paths() -> Value {
             Some(("RedriveRequest", false)),
             ok("RedriveResponse"),
             &["400", "404", "409"],
+        ),
+    );
+    add(
+        "/metrics",
+        "get",
+        json!({
+            "summary": "Prometheus metrics (OpenMetrics text): queue depth, bytes, age, counters and latency histograms, storage, HTTP. See docs/operations.md.",
+            "parameters": [],
+            "responses": {"200": {"description": "Success.", "content": {"application/openmetrics-text": {"schema": {"type": "string"}}}}},
+        }),
+    );
+    add(
+        "/v1/metrics/history",
+        "get",
+        op(
+            "The last minutes of every queue's depth, rates and latency percentiles, sampled by the server (for charts).",
+            &[],
+            None,
+            ok("MetricsHistory"),
+            &[],
         ),
     );
     Value::Object(paths)

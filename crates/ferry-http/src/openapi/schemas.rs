@@ -11,7 +11,9 @@ pub(super) fn all() -> Value {
             "code": {"type": "string", "description": "Stable snake_case code, e.g. queue_not_found, invalid_request, stale_receipt, request_too_large."},
             "message": {"type": "string", "description": "Lowercase explanation naming the object involved."},
         })),
-        "Health": obj(&["status"], json!({"status": {"type": "string", "enum": ["live", "ready", "shutting_down"]}})),
+        "Health": obj(&["status"], json!({"status": {"type": "string", "enum": ["live", "ready", "recovering", "shutting_down"]}})),
+        "MetricsHistory": metrics_history(),
+        "QueueHistory": queue_history(),
         "QueueConfig": queue_config(),
         "QueueEntry": obj(&["name", "config"], json!({"name": {"type": "string"}, "config": schema_ref("QueueConfig")})),
         "QueueList": obj(&["queues"], json!({"queues": array_of("QueueEntry")})),
@@ -310,4 +312,52 @@ fn attributes() -> Value {
 
 fn receipts() -> Value {
     json!({"type": "array", "minItems": 1, "items": {"type": "string"}})
+}
+
+fn metrics_history() -> Value {
+    obj(
+        &["interval_ms", "capacity", "times", "queues"],
+        json!({
+            "interval_ms": ms("Time between samples."),
+            "capacity": int("Most samples kept."),
+            "times": {"type": "array", "items": time(), "description": "Sample instants, oldest first; index i of every series goes with times[i]."},
+            "queues": array_of("QueueHistory"),
+        }),
+    )
+}
+
+fn queue_history() -> Value {
+    let series = |description: &str| json!({"type": "array", "items": {"type": ["number", "null"]}, "description": description});
+    obj(
+        &[
+            "name",
+            "visible",
+            "delayed",
+            "in_flight",
+            "oldest_age_ms",
+            "enqueued_per_s",
+            "delivered_per_s",
+            "acked_per_s",
+            "dead_lettered_per_s",
+            "first_delivery_p50_ms",
+            "first_delivery_p99_ms",
+            "ack_p50_ms",
+            "ack_p99_ms",
+        ],
+        json!({
+            "name": {"type": "string"},
+            "visible": series("Receivable messages; null where the queue did not exist."),
+            "delayed": series("Delayed messages."),
+            "in_flight": series("Leased messages."),
+            "oldest_age_ms": series("Age of the oldest stored message."),
+            "enqueued_per_s": series("Messages enqueued per second over the interval before the sample (null for the first)."),
+            "delivered_per_s": series("Deliveries per second."),
+            "acked_per_s": series("Acks per second."),
+            "dead_lettered_per_s": series("Messages dead-lettered per second."),
+            "first_delivery_p50_ms": series("Median enqueue to first delivery in the interval (null if none)."),
+            "first_delivery_p99_ms": series("99th percentile of the same."),
+            "ack_p50_ms": series("Median enqueue to ack in the interval (null if none)."),
+            "ack_p99_ms": series("99th percentile of the same."),
+        }),
+    )
 }

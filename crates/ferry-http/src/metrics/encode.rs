@@ -1,0 +1,475 @@
+//! The broker's [`MetricsSnapshot`] in the Prometheus (OpenMetrics) text format.
+//!
+//! Names follow the Prometheus conventions: a `ferry_` prefix, the unit last (`_seconds`,
+//! `_bytes`), `_total` on counters (added by the encoder). Labels are bounded: `queue` (one
+//! per queue), `state` and `reason` (fixed sets), and `group` only for the few busiest FIFO
+//! groups of a queue. Never a message id.
+
+use ferry_broker::Timestamp;
+use ferry_broker::metrics::{
+    FifoBreakdown, LATENCY_BOUNDS_MS, LatencyHistogram, MetricsSnapshot, QueueMetrics,
+    SYNC_LATENCY_BOUNDS_US, SyncLatency,
+};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeCounterValue, EncodeGaugeValue, MetricEncoder, NoLabelSet,
+};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Unit;
+use std::fmt;
+
+/// Encodes a snapshot on each scrape (it is built per scrape, so it owns its snapshot).
+#[derive(Debug)]
+pub(crate) struct SnapshotCollector {
+    /// The numbers to encode.
+    pub(crate) snapshot: MetricsSnapshot,
+}
+
+type Labels<'a> = Vec<(&'static str, &'a str)>;
+/// Reads one counter of a queue.
+type Getter = fn(&QueueMetrics) -> u64;
+/// A storage counter: name, help, unit, and how to read it.
+type StorageCounter<'a> = (&'a str, &'a str, Option<&'a Unit>, Getter);
+
+/// Writes one metric family: its descriptor, then one sample per `(labels, value)`.
+fn family<'a, V: EncodeGaugeValue + EncodeCounterValue>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    metric_type: MetricType,
+    samples: impl IntoIterator<Item = (Labels<'a>, V)>,
+) -> fmt::Result {
+    let mut metric = encoder.encode_descriptor(name, help, unit, metric_type)?;
+    for (labels, value) in samples {
+        if labels.is_empty() {
+            encode_value(&mut metric, metric_type, &value)?;
+        } else {
+            encode_value(&mut metric.encode_family(&labels)?, metric_type, &value)?;
+        }
+    }
+    Ok(())
+}
+
+fn encode_value<V: EncodeGaugeValue + EncodeCounterValue>(
+    sample: &mut MetricEncoder<'_>,
+    metric_type: MetricType,
+    value: &V,
+) -> fmt::Result {
+    match metric_type {
+        MetricType::Counter => sample.encode_counter::<NoLabelSet, V, f64>(value, None),
+        _ => sample.encode_gauge(value),
+    }
+}
+
+fn queue_label(q: &QueueMetrics) -> Labels<'_> {
+    vec![("queue", q.name.as_str())]
+}
+
+/// Buckets as (upper bound in seconds, count in that bucket), the overflow bucket last.
+fn latency_buckets(h: &LatencyHistogram) -> Vec<(f64, u64)> {
+    h.counts
+        .iter()
+        .enumerate()
+        .map(|(i, &count)| {
+            let upper = LATENCY_BOUNDS_MS
+                .get(i)
+                .map_or(f64::INFINITY, |&ms| ms as f64 / 1000.0);
+            (upper, count)
+        })
+        .collect()
+}
+
+fn sync_buckets(h: &SyncLatency) -> Vec<(f64, u64)> {
+    h.counts
+        .iter()
+        .enumerate()
+        .map(|(i, &count)| {
+            let upper = SYNC_LATENCY_BOUNDS_US
+                .get(i)
+                .map_or(f64::INFINITY, |&us| us as f64 / 1_000_000.0);
+            (upper, count)
+        })
+        .collect()
+}
+
+fn histogram_family<'a>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    samples: impl IntoIterator<Item = (Labels<'a>, f64, u64, Vec<(f64, u64)>)>,
+) -> fmt::Result {
+    let mut metric =
+        encoder.encode_descriptor(name, help, Some(&Unit::Seconds), MetricType::Histogram)?;
+    for (labels, sum, count, buckets) in samples {
+        if labels.is_empty() {
+            metric.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)?;
+        } else {
+            let mut sample = metric.encode_family(&labels)?;
+            sample.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)?;
+        }
+    }
+    Ok(())
+}
+
+/// Queue gauges: messages and bytes per state, oldest age, FIFO groups.
+fn encode_queue_gauges(e: &mut DescriptorEncoder, queues: &[QueueMetrics]) -> fmt::Result {
+    let mut messages = Vec::new();
+    let mut bytes = Vec::new();
+    for q in queues {
+        let states = match &q.breakdown {
+            Some(b) => [
+                ("visible", b.visible.messages, b.visible.bytes),
+                ("delayed", b.delayed.messages, b.delayed.bytes),
+                ("in_flight", b.in_flight.messages, b.in_flight.bytes),
+                (
+                    "dead_lettering",
+                    b.dead_lettering.messages,
+                    b.dead_lettering.bytes,
+                ),
+            ],
+            None => [
+                ("visible", q.stats.visible, 0),
+                ("delayed", q.stats.delayed, 0),
+                ("in_flight", q.stats.in_flight, 0),
+                ("dead_lettering", 0, 0),
+            ],
+        };
+        for (state, m, b) in states {
+            messages.push((vec![("queue", q.name.as_str()), ("state", state)], m));
+            if q.breakdown.is_some() {
+                bytes.push((vec![("queue", q.name.as_str()), ("state", state)], b));
+            }
+        }
+    }
+    family(
+        e,
+        "ferry_queue_messages",
+        "Messages stored, by state.",
+        None,
+        MetricType::Gauge,
+        messages,
+    )?;
+    family(
+        e,
+        "ferry_queue",
+        "Body bytes stored, by state.",
+        Some(&Unit::Bytes),
+        MetricType::Gauge,
+        bytes,
+    )?;
+    family(
+        e,
+        "ferry_queue_oldest_message_age",
+        "Age of the oldest stored message (0 when empty).",
+        Some(&Unit::Seconds),
+        MetricType::Gauge,
+        queues
+            .iter()
+            .map(|q| (queue_label(q), q.stats.oldest_age_ms as f64 / 1000.0)),
+    )?;
+    let mut info = e.encode_descriptor(
+        "ferry_queue",
+        "Static facts about a queue (value 1).",
+        None,
+        MetricType::Info,
+    )?;
+    for q in queues {
+        let labels = vec![
+            ("queue", q.name.as_str()),
+            ("fifo", if q.fifo { "true" } else { "false" }),
+            (
+                "dead_letter_queue",
+                q.dead_letter_queue.as_deref().unwrap_or(""),
+            ),
+        ];
+        info.encode_info(&labels)?;
+    }
+    Ok(())
+}
+
+fn encode_fifo(e: &mut DescriptorEncoder, queues: &[QueueMetrics], now: Timestamp) -> fmt::Result {
+    let fifos: Vec<(&QueueMetrics, &FifoBreakdown)> = queues
+        .iter()
+        .filter_map(|q| Some((q, q.breakdown.as_ref()?.fifo.as_ref()?)))
+        .collect();
+    family(
+        e,
+        "ferry_queue_fifo_groups",
+        "FIFO groups with stored messages.",
+        None,
+        MetricType::Gauge,
+        fifos.iter().map(|(q, f)| (queue_label(q), f.groups)),
+    )?;
+    family(
+        e,
+        "ferry_queue_fifo_groups_in_flight",
+        "FIFO groups with a message in flight (blocking the rest of the group).",
+        None,
+        MetricType::Gauge,
+        fifos
+            .iter()
+            .map(|(q, f)| (queue_label(q), f.groups_in_flight)),
+    )?;
+    let busiest = || {
+        fifos
+            .iter()
+            .flat_map(|(q, f)| f.busiest.iter().map(move |g| (q, g)))
+    };
+    family(
+        e,
+        "ferry_queue_fifo_group_messages",
+        "Messages stored in each of the busiest FIFO groups (at most 5 per queue).",
+        None,
+        MetricType::Gauge,
+        busiest().map(|(q, g)| {
+            (
+                vec![("queue", q.name.as_str()), ("group", g.group.as_str())],
+                g.messages,
+            )
+        }),
+    )?;
+    family(
+        e,
+        "ferry_queue_fifo_group_oldest_message_age",
+        "Age of the oldest message of each of the busiest FIFO groups.",
+        Some(&Unit::Seconds),
+        MetricType::Gauge,
+        busiest().map(|(q, g)| {
+            (
+                vec![("queue", q.name.as_str()), ("group", g.group.as_str())],
+                now.0.saturating_sub(g.oldest_enqueued_at.0) as f64 / 1000.0,
+            )
+        }),
+    )
+}
+
+/// Queue counters and latency histograms.
+fn encode_queue_counters(e: &mut DescriptorEncoder, queues: &[QueueMetrics]) -> fmt::Result {
+    let counters: [(&str, &str, Getter); 9] = [
+        (
+            "ferry_queue_enqueued",
+            "Messages accepted (duplicates not counted).",
+            |q| q.stats.enqueued_total,
+        ),
+        (
+            "ferry_queue_delivered",
+            "Deliveries (redeliveries included).",
+            |q| q.stats.delivered_total,
+        ),
+        ("ferry_queue_acked", "Messages acked.", |q| {
+            q.stats.acked_total
+        }),
+        ("ferry_queue_nacked", "Messages nacked.", |q| {
+            q.stats.nacked_total
+        }),
+        (
+            "ferry_queue_redelivered",
+            "Deliveries of messages delivered before (since the queue's task started).",
+            |q| q.events.redelivered,
+        ),
+        (
+            "ferry_queue_expired",
+            "Messages expired by TTL or retention.",
+            |q| q.stats.expired_total,
+        ),
+        (
+            "ferry_queue_dead_lettered",
+            "Messages moved (or due to move) to the dead-letter queue.",
+            |q| q.stats.dead_lettered,
+        ),
+        (
+            "ferry_queue_deduplicated",
+            "Sends dropped as duplicates within the dedup window.",
+            |q| q.stats.deduplicated_total,
+        ),
+        (
+            "ferry_queue_removed",
+            "Messages removed by overflow, cancel or purge.",
+            |q| q.stats.removed_total,
+        ),
+    ];
+    for (name, help, get) in counters {
+        family(
+            e,
+            name,
+            help,
+            None,
+            MetricType::Counter,
+            queues.iter().map(|q| (queue_label(q), get(q))),
+        )?;
+    }
+    let rejected = queues.iter().flat_map(|q| {
+        q.events
+            .rejected
+            .by_reason()
+            .into_iter()
+            .map(move |(reason, count)| {
+                (vec![("queue", q.name.as_str()), ("reason", reason)], count)
+            })
+    });
+    family(
+        e,
+        "ferry_queue_rejected",
+        "Sent messages and receipts refused, by reason (since the queue's task started).",
+        None,
+        MetricType::Counter,
+        rejected,
+    )?;
+    let latency = |f: fn(&QueueMetrics) -> &LatencyHistogram| {
+        queues.iter().map(move |q| {
+            let h = f(q);
+            (
+                queue_label(q),
+                h.sum_ms as f64 / 1000.0,
+                h.count(),
+                latency_buckets(h),
+            )
+        })
+    };
+    histogram_family(
+        e,
+        "ferry_queue_time_to_first_delivery",
+        "Time from enqueue to first delivery (delays included).",
+        latency(|q| &q.events.time_to_first_delivery),
+    )?;
+    histogram_family(
+        e,
+        "ferry_queue_time_to_ack",
+        "Time from enqueue to ack.",
+        latency(|q| &q.events.time_to_ack),
+    )
+}
+
+/// Storage: per queue log, and the data directory's flusher.
+fn encode_storage(e: &mut DescriptorEncoder, s: &MetricsSnapshot) -> fmt::Result {
+    let queues = &s.queues;
+    family(
+        e,
+        "ferry_storage_segments",
+        "Segment files of the queue's log.",
+        None,
+        MetricType::Gauge,
+        queues.iter().map(|q| (queue_label(q), q.storage.segments)),
+    )?;
+    family(
+        e,
+        "ferry_storage",
+        "Bytes in the queue's log segments.",
+        Some(&Unit::Bytes),
+        MetricType::Gauge,
+        queues.iter().map(|q| (queue_label(q), q.storage.bytes)),
+    )?;
+    let counters: [StorageCounter<'_>; 9] = [
+        (
+            "ferry_storage_written",
+            "Bytes appended to the queue's log, framing included.",
+            Some(&Unit::Bytes),
+            |q| q.storage.written_bytes,
+        ),
+        (
+            "ferry_storage_appended_records",
+            "Records appended to the queue's log.",
+            None,
+            |q| q.storage.appended_records,
+        ),
+        ("ferry_storage_snapshots", "Snapshots written.", None, |q| {
+            q.storage.snapshots
+        }),
+        (
+            "ferry_storage_reclaimed_segments",
+            "Log segments deleted by reclamation.",
+            None,
+            |q| q.storage.reclaimed_segments,
+        ),
+        (
+            "ferry_storage_recovery_replayed_records",
+            "Records replayed when the queue was opened.",
+            None,
+            |q| q.storage.recovery.replayed_records,
+        ),
+        (
+            "ferry_storage_recovery_truncations",
+            "Torn or corrupt log tails cut off when the queue was opened.",
+            None,
+            |q| q.storage.recovery.truncations,
+        ),
+        (
+            "ferry_storage_recovery_truncated",
+            "Bytes cut off the log tail when the queue was opened.",
+            Some(&Unit::Bytes),
+            |q| q.storage.recovery.truncated_bytes,
+        ),
+        (
+            "ferry_storage_recovery_rebuilt_indexes",
+            "Segment indexes rebuilt when the queue was opened.",
+            None,
+            |q| q.storage.recovery.indexes_rebuilt,
+        ),
+        (
+            "ferry_storage_recovery_removed_segments",
+            "Empty segments of a crashed roll removed when the queue was opened.",
+            None,
+            |q| q.storage.recovery.removed_segments,
+        ),
+    ];
+    for (name, help, unit, get) in counters {
+        family(
+            e,
+            name,
+            help,
+            unit,
+            MetricType::Counter,
+            queues.iter().map(|q| (queue_label(q), get(q))),
+        )?;
+    }
+    let f = &s.flusher;
+    let none = || std::iter::once((Labels::new(), 0u64));
+    family(
+        e,
+        "ferry_storage_sync_requests",
+        "Sync requests served by the group-commit flusher.",
+        None,
+        MetricType::Counter,
+        none().map(|(l, _)| (l, f.requests)),
+    )?;
+    family(
+        e,
+        "ferry_storage_sync_rounds",
+        "Group-commit rounds.",
+        None,
+        MetricType::Counter,
+        none().map(|(l, _)| (l, f.rounds)),
+    )?;
+    family(
+        e,
+        "ferry_storage_fsyncs",
+        "fdatasync calls.",
+        None,
+        MetricType::Counter,
+        none().map(|(l, _)| (l, f.syncs)),
+    )?;
+    let h = &f.sync_latency;
+    let count = h.counts.iter().sum();
+    histogram_family(
+        e,
+        "ferry_storage_fsync_duration",
+        "Duration of each fdatasync.",
+        std::iter::once((
+            Labels::new(),
+            h.sum_us as f64 / 1_000_000.0,
+            count,
+            sync_buckets(h),
+        )),
+    )
+}
+
+impl Collector for SnapshotCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        let queues = &self.snapshot.queues;
+        encode_queue_gauges(&mut encoder, queues)?;
+        encode_fifo(&mut encoder, queues, self.snapshot.taken_at)?;
+        encode_queue_counters(&mut encoder, queues)?;
+        encode_storage(&mut encoder, &self.snapshot)
+    }
+}

@@ -1,0 +1,138 @@
+use super::http::HttpMetrics;
+use super::render;
+use ferry_broker::Timestamp;
+use ferry_broker::metrics::{
+    Breakdown, FifoBreakdown, GroupLoad, MetricsSnapshot, QueueMetrics, Tally,
+};
+
+fn snapshot() -> MetricsSnapshot {
+    let mut q = QueueMetrics {
+        name: "jobs.fifo".into(),
+        fifo: true,
+        dead_letter_queue: Some("dlq.fifo".into()),
+        ..QueueMetrics::default()
+    };
+    q.stats.enqueued_total = 12;
+    q.stats.acked_total = 7;
+    q.stats.oldest_age_ms = 2500;
+    q.events.redelivered = 2;
+    q.events.rejected.queue_full = 3;
+    q.events.time_to_ack.record(300);
+    q.events.time_to_ack.record(700);
+    q.storage.written_bytes = 4096;
+    q.breakdown = Some(Breakdown {
+        visible: Tally {
+            messages: 4,
+            bytes: 40,
+        },
+        in_flight: Tally {
+            messages: 1,
+            bytes: 10,
+        },
+        fifo: Some(FifoBreakdown {
+            groups: 2,
+            groups_in_flight: 1,
+            busiest: vec![GroupLoad {
+                group: "g\"1".into(),
+                messages: 3,
+                in_flight: 1,
+                oldest_enqueued_at: Timestamp(7_000),
+            }],
+        }),
+        ..Breakdown::default()
+    });
+    let mut s = MetricsSnapshot {
+        taken_at: Timestamp(10_000),
+        queues: vec![q],
+        ..MetricsSnapshot::default()
+    };
+    s.flusher.syncs = 5;
+    s.flusher.sync_latency.counts[0] = 5;
+    s.flusher.sync_latency.sum_us = 250;
+    s
+}
+
+fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line {prefix:?} in:\n{text}"))
+}
+
+#[test]
+fn the_exposition_has_exact_values_units_and_bounded_labels() {
+    let text = render(snapshot(), HttpMetrics::default().registry()).unwrap_or_default();
+    let q = "queue=\"jobs.fifo\"";
+    assert_eq!(
+        line(&text, &format!("ferry_queue_enqueued_total{{{q}}}")),
+        format!("ferry_queue_enqueued_total{{{q}}} 12")
+    );
+    assert_eq!(
+        line(&text, &format!("ferry_queue_acked_total{{{q}}}")),
+        format!("ferry_queue_acked_total{{{q}}} 7")
+    );
+    assert_eq!(
+        line(&text, &format!("ferry_queue_redelivered_total{{{q}}}")),
+        format!("ferry_queue_redelivered_total{{{q}}} 2")
+    );
+    assert!(text.contains(&format!(
+        "ferry_queue_rejected_total{{{q},reason=\"queue_full\"}} 3"
+    )));
+    assert!(text.contains(&format!("ferry_queue_messages{{{q},state=\"visible\"}} 4")));
+    assert!(text.contains(&format!("ferry_queue_bytes{{{q},state=\"in_flight\"}} 10")));
+    assert!(text.contains(&format!(
+        "ferry_queue_oldest_message_age_seconds{{{q}}} 2.5"
+    )));
+    assert!(text.contains(&format!(
+        "ferry_queue_info{{{q},fifo=\"true\",dead_letter_queue=\"dlq.fifo\"}} 1"
+    )));
+    assert!(text.contains(&format!("ferry_queue_fifo_groups_in_flight{{{q}}} 1")));
+    assert!(
+        text.contains(&format!(
+            "ferry_queue_fifo_group_oldest_message_age_seconds{{{q},group=\"g\\\"1\"}} 3.0"
+        )),
+        "group label escaped, age from the snapshot's instant:\n{text}"
+    );
+    // 300 ms lands in (0.25, 0.5], 700 ms in (0.5, 1]; buckets are cumulative.
+    assert!(text.contains(&format!(
+        "ferry_queue_time_to_ack_seconds_bucket{{le=\"0.25\",{q}}} 0"
+    )));
+    assert!(text.contains(&format!(
+        "ferry_queue_time_to_ack_seconds_bucket{{le=\"0.5\",{q}}} 1"
+    )));
+    assert!(text.contains(&format!(
+        "ferry_queue_time_to_ack_seconds_bucket{{le=\"1.0\",{q}}} 2"
+    )));
+    assert!(text.contains(&format!("ferry_queue_time_to_ack_seconds_count{{{q}}} 2")));
+    assert!(text.contains(&format!("ferry_queue_time_to_ack_seconds_sum{{{q}}} 1.0")));
+    assert!(text.contains(&format!("ferry_storage_written_bytes_total{{{q}}} 4096")));
+    assert!(text.contains("ferry_storage_fsyncs_total 5"));
+    assert!(text.contains("ferry_storage_fsync_duration_seconds_bucket{le=\"0.0001\"} 5"));
+    assert!(text.contains("ferry_http_open_connections 0"), "{text}");
+    assert!(text.contains("ferry_build_info{version="));
+    assert!(text.ends_with("# EOF\n"));
+}
+
+#[test]
+fn every_metric_the_grafana_dashboard_uses_exists() {
+    let http = HttpMetrics::default();
+    http.record("/v1/queues/{q}", "GET", 200, 0.01);
+    let text = render(snapshot(), http.registry()).unwrap_or_default();
+    let dashboard = include_str!("../../../../deploy/grafana/ferry.json");
+    let mut checked = 0;
+    for (start, _) in dashboard.match_indices("ferry_") {
+        let name: String = dashboard[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+            .collect();
+        if name == "ferry_" {
+            continue;
+        }
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))),
+            "the Grafana dashboard uses {name}, which /metrics does not serve"
+        );
+        checked += 1;
+    }
+    assert!(checked > 20, "only {checked} metric references");
+}

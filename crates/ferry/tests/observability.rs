@@ -1,0 +1,358 @@
+//! Observability against the real binary: `/metrics` after scripted traffic (exact numbers),
+//! latency histograms, readiness during recovery, `ferry stats`.
+
+mod common;
+
+use common::{DataDir, Server, runtime};
+use ferry_client::Client;
+use ferry_client::api::{NackRequest, QueueConfig, ReceiveRequest, SendEntry};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn receive(max: u32) -> ReceiveRequest {
+    ReceiveRequest {
+        max: Some(max),
+        wait_ms: Some(1000),
+        consumer: Some("worker-1".into()),
+        ..ReceiveRequest::default()
+    }
+}
+
+fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
+    r.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The value of the sample whose name and labels are exactly `series`, if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+fn value(text: &str, series: &str) -> f64 {
+    sample(text, series).unwrap_or_else(|| panic!("no sample {series} in:\n{text}"))
+}
+
+async fn scrape(client: &Client) -> String {
+    ok(client.metrics_text().await)
+}
+
+#[test]
+fn metrics_count_scripted_traffic_exactly() {
+    let dir = DataDir::new();
+    let server = Server::start(&dir, &[]);
+    let client = server.client();
+    runtime().block_on(async {
+        ok(client.put_queue("work-dlq", &QueueConfig::default()).await);
+        let config = QueueConfig {
+            max_receives: Some(2),
+            dead_letter_queue: Some("work-dlq".into()),
+            max_message_bytes: 100,
+            ..QueueConfig::default()
+        };
+        ok(client.put_queue("work", &config).await);
+        let bodies = (0..10).map(|i| SendEntry::text(format!("m{i}"))).collect();
+        ok(client.send("work", bodies).await);
+        let dup = |_| SendEntry {
+            dedup_id: Some("once".into()),
+            ..SendEntry::text("dup")
+        };
+        ok(client.send("work", (0..2).map(dup).collect()).await);
+        let too_big = client
+            .send("work", vec![SendEntry::text("x".repeat(200))])
+            .await;
+        assert_eq!(
+            too_big.err().map(|e| e.code().to_owned()).as_deref(),
+            Some("message_too_large")
+        );
+
+        // Four deliveries: ack three, nack one; it comes back (a redelivery) and is nacked
+        // again, which dead-letters it (max_receives 2).
+        let got = ok(client.receive("work", &receive(4)).await);
+        assert_eq!(got.len(), 4);
+        let receipts: Vec<String> = got.iter().map(|m| m.receipt.clone()).collect();
+        ok(client.ack("work", receipts[..3].to_vec()).await);
+        let nack = |r: &str| NackRequest {
+            receipts: vec![r.to_owned()],
+            delay_ms: Some(0),
+            reason: Some("boom".into()),
+        };
+        ok(client.nack("work", &nack(&receipts[3])).await);
+        let again = ok(client.receive("work", &receive(1)).await);
+        assert_eq!(again.first().map(|m| m.receive_count), Some(2));
+        ok(client.nack("work", &nack(&again[0].receipt)).await);
+        let stale = ok(client
+            .ack("work", vec![receipts[3].clone(), "garbage".into()])
+            .await);
+        assert_eq!(stale.failed.len(), 2);
+        let missing = client.queue_info("nope").await;
+        assert_eq!(missing.err().and_then(|e| e.status()), Some(404));
+
+        // The dead letter reaches its queue asynchronously.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut text = scrape(&client).await;
+        let moved = |text: &str| {
+            sample(
+                text,
+                r#"ferry_queue_messages{queue="work-dlq",state="visible"}"#,
+            ) == Some(1.0)
+                && sample(
+                    text,
+                    r#"ferry_queue_messages{queue="work",state="dead_lettering"}"#,
+                ) == Some(0.0)
+        };
+        while !moved(&text) {
+            assert!(
+                Instant::now() < deadline,
+                "dead letter never arrived:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            text = scrape(&client).await;
+        }
+        let q = r#"queue="work""#;
+        let expect = [
+            ("ferry_queue_enqueued_total", 11.0),
+            ("ferry_queue_delivered_total", 5.0),
+            ("ferry_queue_acked_total", 3.0),
+            ("ferry_queue_nacked_total", 2.0),
+            ("ferry_queue_redelivered_total", 1.0),
+            ("ferry_queue_dead_lettered_total", 1.0),
+            ("ferry_queue_deduplicated_total", 1.0),
+            ("ferry_queue_expired_total", 0.0),
+        ];
+        for (name, want) in expect {
+            assert_eq!(value(&text, &format!("{name}{{{q}}}")), want, "{name}");
+        }
+        for (reason, want) in [
+            ("stale_receipt", 1.0),
+            ("invalid_receipt", 1.0),
+            ("message_too_large", 1.0),
+            ("queue_full", 0.0),
+        ] {
+            assert_eq!(
+                value(
+                    &text,
+                    &format!(r#"ferry_queue_rejected_total{{{q},reason="{reason}"}}"#)
+                ),
+                want,
+                "{reason}"
+            );
+        }
+        for (state, want) in [
+            ("visible", 7.0),
+            ("delayed", 0.0),
+            ("in_flight", 0.0),
+            ("dead_lettering", 0.0),
+        ] {
+            assert_eq!(
+                value(
+                    &text,
+                    &format!(r#"ferry_queue_messages{{{q},state="{state}"}}"#)
+                ),
+                want,
+                "{state}"
+            );
+        }
+        // Bodies "m4".."m9" and "dup": 6 × 2 + 3 bytes.
+        assert_eq!(
+            value(
+                &text,
+                &format!(r#"ferry_queue_bytes{{{q},state="visible"}}"#)
+            ),
+            15.0
+        );
+        assert_eq!(
+            value(&text, r#"ferry_queue_enqueued_total{queue="work-dlq"}"#),
+            1.0
+        );
+        assert_eq!(
+            value(
+                &text,
+                &format!("ferry_queue_time_to_first_delivery_seconds_count{{{q}}}")
+            ),
+            4.0
+        );
+        assert_eq!(
+            value(
+                &text,
+                &format!("ferry_queue_time_to_ack_seconds_count{{{q}}}")
+            ),
+            3.0
+        );
+        assert!(value(&text, &format!("ferry_storage_written_bytes_total{{{q}}}")) > 0.0);
+        assert_eq!(value(&text, &format!("ferry_storage_segments{{{q}}}")), 1.0);
+        assert!(value(&text, "ferry_storage_fsyncs_total") >= 1.0);
+        let route = |r: &str, m: &str, s: u16| {
+            format!(r#"ferry_http_requests_total{{route="{r}",method="{m}",status="{s}"}}"#)
+        };
+        assert_eq!(
+            value(&text, &route("/v1/queues/{q}/receive", "POST", 200)),
+            2.0
+        );
+        assert_eq!(value(&text, &route("/v1/queues/{q}/ack", "POST", 200)), 2.0);
+        assert_eq!(
+            value(&text, &route("/v1/queues/{q}/messages", "POST", 413)),
+            1.0
+        );
+        assert_eq!(value(&text, &route("/v1/queues/{q}", "GET", 404)), 1.0);
+        assert!(value(&text, "ferry_http_open_connections") >= 1.0);
+        assert!(text.contains(
+            r#"ferry_queue_info{queue="work",fifo="false",dead_letter_queue="work-dlq"} 1"#
+        ));
+    });
+}
+
+#[test]
+fn latency_histograms_record_the_injected_delay() {
+    let dir = DataDir::new();
+    let server = Server::start(&dir, &[]);
+    let client = server.client();
+    runtime().block_on(async {
+        ok(client.put_queue("lat", &QueueConfig::default()).await);
+        ok(client.send("lat", vec![SendEntry::text("slow")]).await);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let got = ok(client.receive("lat", &receive(1)).await);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        ok(client.ack("lat", vec![got[0].receipt.clone()]).await);
+        let text = scrape(&client).await;
+        let bucket = |h: &str, le: &str| {
+            value(
+                &text,
+                &format!(r#"ferry_queue_{h}_seconds_bucket{{le="{le}",queue="lat"}}"#),
+            )
+        };
+        // Received 300 ms after it was sent: in (0.25, 0.5].
+        assert_eq!(bucket("time_to_first_delivery", "0.25"), 0.0);
+        assert_eq!(bucket("time_to_first_delivery", "0.5"), 1.0);
+        // Acked 300 ms after that: in (0.5, 1].
+        assert_eq!(bucket("time_to_ack", "0.5"), 0.0);
+        assert_eq!(bucket("time_to_ack", "1.0"), 1.0);
+        let sum = value(&text, r#"ferry_queue_time_to_ack_seconds_sum{queue="lat"}"#);
+        assert!((0.6..1.0).contains(&sum), "sum {sum}");
+    });
+}
+
+/// Starts `ferry serve` holding readiness while `hold` exists; returns the child and its
+/// address from the `ferry recovering` line.
+fn start_held(dir: &DataDir, hold: &std::path::Path) -> (std::process::Child, String) {
+    let mut child = ok(Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["serve", "--http-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .arg("--hold-ready-while")
+        .arg(hold)
+        .env_remove("FERRY_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn());
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("ferry recovering http=").map(str::to_owned))
+        .unwrap_or_else(|| panic!("no recovering line"));
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, format!("http://{addr}"))
+}
+
+#[test]
+fn readiness_flips_after_recovery() {
+    let dir = DataDir::new();
+    let server = Server::start(&dir, &[]);
+    runtime().block_on(async {
+        let client = server.client();
+        ok(client.put_queue("kept", &QueueConfig::default()).await);
+        let bodies = (0..5).map(|i| SendEntry::text(format!("k{i}"))).collect();
+        ok(client.send("kept", bodies).await);
+    });
+    let (status, _) = server.terminate();
+    assert!(status.success());
+
+    let hold = dir.path().join("hold-ready");
+    ok(std::fs::write(&hold, b""));
+    let (mut child, url) = start_held(&dir, &hold);
+    let http = reqwest::Client::new();
+    runtime().block_on(async {
+        let get = |path: &str| http.get(format!("{url}{path}")).send();
+        let live = ok(get("/health/live").await);
+        assert_eq!(live.status(), 200);
+        let ready = ok(get("/health/ready").await);
+        assert_eq!(ready.status(), 503);
+        let body: serde_json::Value = ok(ready.json().await);
+        assert_eq!(body["status"], "recovering");
+        let api = ok(get("/v1/queues").await);
+        assert_eq!(api.status(), 503);
+        let body: serde_json::Value = ok(api.json().await);
+        assert_eq!(body["error"]["code"], "unavailable");
+
+        ok(std::fs::remove_file(&hold));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let ready = ok(get("/health/ready").await);
+            if ready.status() == 200 {
+                let body: serde_json::Value = ok(ready.json().await);
+                assert_eq!(body["status"], "ready");
+                break;
+            }
+            assert!(Instant::now() < deadline, "never turned ready");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let client = ok(Client::new(&url));
+        let info = ok(client.queue_info("kept").await);
+        assert_eq!(
+            info.stats.visible, 5,
+            "ready means the queues are recovered"
+        );
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn stats_prints_every_queue_once() {
+    let dir = DataDir::new();
+    let server = Server::start(&dir, &["--metrics-sample-interval-ms", "100"]);
+    let client = server.client();
+    runtime().block_on(async {
+        ok(client.put_queue("a", &QueueConfig::default()).await);
+        ok(client.put_queue("b", &QueueConfig::default()).await);
+        let bodies = (0..3).map(|i| SendEntry::text(format!("a{i}"))).collect();
+        ok(client.send("a", bodies).await);
+        // Two samples at least, so that the history has rates.
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        let history = ok(client.metrics_history().await);
+        assert_eq!(history.interval_ms, 100);
+        let a = history
+            .queues
+            .iter()
+            .find(|q| q.name == "a")
+            .unwrap_or_else(|| panic!("no a"));
+        assert_eq!(a.visible.last().copied().flatten(), Some(3.0));
+        assert_eq!(a.visible.len(), history.times.len());
+    });
+    let out = ok(Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["stats", "--json"])
+        .env("FERRY_URL", server.url())
+        .output());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = ok(serde_json::from_slice(&out.stdout));
+    assert_eq!(rows[0]["name"], "a");
+    assert_eq!(rows[0]["visible"], 3);
+    assert_eq!(rows[1]["name"], "b");
+    let table = ok(Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["stats", "--url", &server.url()])
+        .output());
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.starts_with("QUEUE"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("a ") && l.contains(" 3 ")),
+        "{text}"
+    );
+}
