@@ -3,6 +3,7 @@
 //! while holding one.
 
 mod maintenance;
+mod read;
 mod recovery;
 mod task;
 

@@ -1,6 +1,7 @@
 //! The queue task: decide → append → apply for every request, replies once durable where the
 //! reply promises durability, long polls, and timers.
 
+use super::read::FreshBlobs;
 use super::{Incoming, KIND_QUEUE_COMMAND, Reply, Request};
 use crate::clock::MonotonicClock;
 use crate::error::{Error, ErrorKind, Result};
@@ -8,11 +9,10 @@ use crate::metrics::{Detail, QueueEvents, QueueMetrics, RecoveryMetrics, Storage
 use crate::registry::Registry;
 use crate::types::{AckMode, BatchOutcome, Failure, ReceiveOptions, Sent};
 use ferry_core::queue::{
-    Blob, BlobRef, BlobsAt, Command, Delivery, DeliveryMeta, PeekedMessage, Rejection, decode_blob,
-    encode_blob, encode_record,
+    BlobParts, BlobsAt, Command, Delivery, Rejection, encode_blob_parts, encode_record,
 };
 use ferry_core::{MessageId, Receipt};
-use ferry_log::{Location, Log, SyncTicket};
+use ferry_log::{Log, SyncTicket};
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +44,8 @@ pub(crate) struct LiveQueue {
     pub(super) self_tx: mpsc::WeakSender<Request>,
     pub(super) pending: VecDeque<Pending>,
     waiters: VecDeque<Waiter>,
+    /// Blobs of recently enqueued messages, so a prompt delivery needs no read.
+    pub(super) fresh: FreshBlobs,
     /// Dead-lettering messages handed to the dead-letter queue and not yet confirmed.
     pub(super) forwarding: HashSet<u64>,
     pub(super) records_since_snapshot: u64,
@@ -72,7 +74,7 @@ pub(super) fn rejection(queue: &str, r: Rejection) -> Error {
     Error::new(kind, format!("queue {queue:?}: {r}"))
 }
 
-fn internal(e: impl std::fmt::Display) -> Error {
+pub(super) fn internal(e: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::Internal, e.to_string())
 }
 
@@ -108,6 +110,7 @@ impl LiveQueue {
             self_tx,
             pending: VecDeque::new(),
             waiters: VecDeque::new(),
+            fresh: FreshBlobs::default(),
             forwarding: HashSet::new(),
             records_since_snapshot: 0,
             active_segment,
@@ -328,14 +331,14 @@ impl LiveQueue {
         let mut news = Vec::with_capacity(messages.len());
         for incoming in messages {
             let m = incoming.message;
-            let blob = Blob {
-                body: m.body.clone(),
-                attributes: m.attributes.clone(),
-                typed_attributes: m.typed_attributes.clone(),
-                dedup_id: m.dedup_id.clone(),
-                dead_letter: incoming.dead_letter,
+            let parts = BlobParts {
+                body: &m.body,
+                attributes: &m.attributes,
+                typed_attributes: &m.typed_attributes,
+                dedup_id: m.dedup_id.as_deref(),
+                dead_letter: incoming.dead_letter.as_ref(),
             };
-            blobs.push(encode_blob(&blob).map_err(internal)?);
+            blobs.push(encode_blob_parts(parts).map_err(internal)?);
             news.push(m);
         }
         let lens: Vec<u32> = blobs
@@ -354,6 +357,11 @@ impl LiveQueue {
                 .filter_map(|&i| blobs.get_mut(i).and_then(Option::take))
                 .collect();
             self.append_apply(command, &stored)?;
+            let seqs = decision
+                .stored
+                .iter()
+                .filter_map(|&i| decision.results.get(i).map(|r| r.0));
+            self.fresh.keep(seqs.zip(stored));
         }
         let uid = self.state.uid();
         Ok(decision
@@ -427,30 +435,9 @@ impl LiveQueue {
             }
         }
         for meta in metas {
-            let blob = self.read_blob(meta.blob)?;
-            let receipt = if auto_ack {
-                String::new()
-            } else {
-                Receipt {
-                    id: MessageId::new(uid, meta.seq),
-                    receive_count: meta.receive_count,
-                }
-                .encode()
-            };
-            deliveries.push(delivery(uid, meta, blob, receipt));
+            deliveries.push(self.delivery(uid, meta, auto_ack)?);
         }
         Ok(Some(deliveries))
-    }
-
-    pub(super) fn read_blob(&self, blob: BlobRef) -> Result<Blob> {
-        let bytes = self.log.read_at(
-            Location {
-                segment: blob.segment,
-                position: blob.position,
-            },
-            blob.len,
-        )?;
-        decode_blob(&bytes).map_err(|e| internal(format!("queue {:?}: {e}", self.name)))
     }
 
     fn on_receipts(&mut self, receipts: Vec<String>, reply: Reply<BatchOutcome>, op: ReceiptOp) {
@@ -517,32 +504,6 @@ impl LiveQueue {
         } else {
             let _ = reply.send(Ok(outcome));
         }
-    }
-
-    fn on_peek(&mut self, limit: usize) -> Result<Vec<PeekedMessage>> {
-        let now = self.clock.now();
-        self.state.advance(now);
-        let mut out = Vec::new();
-        for meta in self.state.peek(limit) {
-            let blob = self.read_blob(meta.blob)?;
-            out.push(PeekedMessage {
-                id: meta.id,
-                seq: meta.seq,
-                state: meta.state,
-                body: blob.body,
-                attributes: blob.attributes,
-                typed_attributes: blob.typed_attributes,
-                receive_count: meta.receive_count,
-                enqueued_at: meta.enqueued_at,
-                visible_at: meta.visible_at,
-                expires_at: meta.expires_at,
-                group: meta.group,
-                priority: meta.priority,
-                lease: meta.lease,
-                dead_letter: blob.dead_letter,
-            });
-        }
-        Ok(out)
     }
 
     /// Runs a command that needs no blob and answers `value` once it is durable.
@@ -675,24 +636,6 @@ fn truncate_reason(mut reason: String) -> String {
         reason.truncate(cut);
     }
     reason
-}
-
-fn delivery(uid: u64, meta: DeliveryMeta, blob: Blob, receipt: String) -> Delivery {
-    Delivery {
-        id: MessageId::new(uid, meta.seq),
-        seq: meta.seq,
-        body: blob.body,
-        attributes: blob.attributes,
-        typed_attributes: blob.typed_attributes,
-        receipt,
-        receive_count: meta.receive_count,
-        enqueued_at: meta.enqueued_at,
-        first_received_at: meta.first_received_at,
-        group: meta.group,
-        dedup_id: blob.dedup_id,
-        priority: meta.priority,
-        dead_letter: blob.dead_letter,
-    }
 }
 
 fn reply_error(request: Request, e: Error) {

@@ -230,34 +230,70 @@ struct BlobHeader<'a> {
     dead_letter: Option<DeadLetterInfo>,
 }
 
+/// A blob's parts, borrowed: what [`encode_blob_parts`] writes without copying the body or the
+/// attributes first.
+#[derive(Clone, Copy, Debug)]
+pub struct BlobParts<'a> {
+    /// The payload.
+    pub body: &'a Body,
+    /// Its attributes.
+    pub attributes: &'a BTreeMap<String, String>,
+    /// Its typed and system attributes.
+    pub typed_attributes: &'a TypedAttributes,
+    /// The producer's dedup id.
+    pub dedup_id: Option<&'a str>,
+    /// Its dead-letter history.
+    pub dead_letter: Option<&'a DeadLetterInfo>,
+}
+
+/// The header as written: the same fields as [`BlobHeader`], borrowed (serde writes a
+/// reference exactly as the value, so the bytes are the same).
+#[derive(Serialize)]
+struct BlobHeaderOut<'a> {
+    encoding: BodyEncoding,
+    attributes: &'a BTreeMap<String, String>,
+    dedup_id: Option<&'a str>,
+    dead_letter: Option<&'a DeadLetterInfo>,
+}
+
 /// Lays out a blob: `header_len: u32 LE`, the header (postcard, followed by the typed
 /// attributes in postcard when there are any), then the body bytes.
 ///
 /// # Errors
 /// [`CodecError`] if the header cannot be serialised.
 pub fn encode_blob(blob: &Blob) -> Result<Vec<u8>, CodecError> {
-    let header = BlobHeader {
-        encoding: blob.body.encoding,
-        attributes: blob
-            .attributes
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect(),
+    encode_blob_parts(BlobParts {
+        body: &blob.body,
+        attributes: &blob.attributes,
+        typed_attributes: &blob.typed_attributes,
         dedup_id: blob.dedup_id.as_deref(),
-        dead_letter: blob.dead_letter.clone(),
+        dead_letter: blob.dead_letter.as_ref(),
+    })
+}
+
+/// [`encode_blob`] from borrowed parts: one allocation, the output.
+///
+/// # Errors
+/// [`CodecError`] if the header cannot be serialised.
+pub fn encode_blob_parts(parts: BlobParts<'_>) -> Result<Vec<u8>, CodecError> {
+    let header = BlobHeaderOut {
+        encoding: parts.body.encoding,
+        attributes: parts.attributes,
+        dedup_id: parts.dedup_id,
+        dead_letter: parts.dead_letter,
     };
     let mut header = postcard::to_allocvec(&header).map_err(|e| CodecError(e.to_string()))?;
-    if !blob.typed_attributes.is_empty() {
+    if !parts.typed_attributes.is_empty() {
         let typed =
-            postcard::to_allocvec(&blob.typed_attributes).map_err(|e| CodecError(e.to_string()))?;
+            postcard::to_allocvec(parts.typed_attributes).map_err(|e| CodecError(e.to_string()))?;
         header.extend_from_slice(&typed);
     }
     let header_len =
         u32::try_from(header.len()).map_err(|_| CodecError("blob header too large".into()))?;
-    let mut out = Vec::with_capacity(4 + header.len() + blob.body.bytes.len());
+    let mut out = Vec::with_capacity(4 + header.len() + parts.body.bytes.len());
     out.extend_from_slice(&header_len.to_le_bytes());
     out.extend_from_slice(&header);
-    out.extend_from_slice(&blob.body.bytes);
+    out.extend_from_slice(&parts.body.bytes);
     Ok(out)
 }
 
@@ -369,6 +405,34 @@ mod tests {
         let bytes = encode_blob(&typed).unwrap_or_default();
         assert_eq!(decode_blob(&bytes), Ok(typed));
         assert_eq!(decode_blob(&plain_bytes), Ok(plain));
+    }
+
+    #[test]
+    fn borrowed_and_owned_headers_write_the_same_bytes() {
+        let attributes: BTreeMap<String, String> = [
+            ("a".to_string(), "1".to_string()),
+            ("b".to_string(), "2".to_string()),
+        ]
+        .into();
+        let owned = BlobHeader {
+            encoding: BodyEncoding::Binary,
+            attributes: attributes
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+            dedup_id: Some("d"),
+            dead_letter: None,
+        };
+        let borrowed = BlobHeaderOut {
+            encoding: BodyEncoding::Binary,
+            attributes: &attributes,
+            dedup_id: Some("d"),
+            dead_letter: None,
+        };
+        assert_eq!(
+            postcard::to_allocvec(&owned).ok(),
+            postcard::to_allocvec(&borrowed).ok()
+        );
     }
 
     proptest! {
