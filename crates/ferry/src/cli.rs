@@ -85,7 +85,7 @@ pub(crate) struct ServeArgs {
     #[arg(long)]
     pub(crate) print_config: bool,
     /// Time between samples of the dashboard's metrics history (default 5000).
-    #[arg(long, value_name = "MS", env = "FERRY_METRICS_SAMPLE_INTERVAL_MS")]
+    #[arg(long, value_name = "MS")]
     pub(crate) metrics_sample_interval_ms: Option<u64>,
     /// Test hook: after recovery, wait while this file exists before turning ready.
     #[arg(long, value_name = "FILE", hide = true)]
@@ -106,6 +106,7 @@ impl ServeArgs {
             http: PartialHttp {
                 listen: self.http_listen,
                 max_request_bytes: self.max_request_bytes,
+                metrics_sample_interval_ms: self.metrics_sample_interval_ms,
             },
             log: PartialLog {
                 format: self.log_format,

@@ -79,6 +79,8 @@ pub(crate) struct HttpSettings {
     pub(crate) listen: SocketAddr,
     /// Largest request body accepted.
     pub(crate) max_request_bytes: u64,
+    /// Time between samples of the metrics history behind the dashboard's charts.
+    pub(crate) metrics_sample_interval_ms: u64,
 }
 
 /// The `[log]` table.
@@ -104,6 +106,10 @@ impl Default for Settings {
             http: HttpSettings {
                 listen: DEFAULT_HTTP_LISTEN,
                 max_request_bytes: ferry_http::DEFAULT_MAX_REQUEST_BYTES as u64,
+                metrics_sample_interval_ms: u64::try_from(
+                    ferry_http::DEFAULT_HISTORY_INTERVAL.as_millis(),
+                )
+                .unwrap_or(u64::MAX),
             },
             log: LogSettings {
                 format: LogFormat::Text,
@@ -136,6 +142,7 @@ pub(crate) struct Partial {
 pub(crate) struct PartialHttp {
     pub(crate) listen: Option<SocketAddr>,
     pub(crate) max_request_bytes: Option<u64>,
+    pub(crate) metrics_sample_interval_ms: Option<u64>,
 }
 
 /// The `[log]` table of a layer.
@@ -205,6 +212,10 @@ impl Partial {
             http: PartialHttp {
                 listen: env_parse(lookup, "FERRY_HTTP_LISTEN")?,
                 max_request_bytes: env_parse(lookup, "FERRY_HTTP_MAX_REQUEST_BYTES")?,
+                metrics_sample_interval_ms: env_parse(
+                    lookup,
+                    "FERRY_HTTP_METRICS_SAMPLE_INTERVAL_MS",
+                )?,
             },
             log: PartialLog {
                 format: env_parse(lookup, "FERRY_LOG_FORMAT")?,
@@ -251,6 +262,10 @@ impl Settings {
                     .http
                     .max_request_bytes
                     .unwrap_or(self.http.max_request_bytes),
+                metrics_sample_interval_ms: layer
+                    .http
+                    .metrics_sample_interval_ms
+                    .unwrap_or(self.http.metrics_sample_interval_ms),
             },
             log: LogSettings {
                 format: layer.log.format.unwrap_or(self.log.format),
@@ -322,7 +337,8 @@ impl Settings {
         };
         Ok(ValidConfig {
             broker,
-            http: HttpConfig::with_max_request_bytes(max_request_bytes),
+            http: HttpConfig::with_max_request_bytes(max_request_bytes)
+                .with_history_interval(Duration::from_millis(self.http.metrics_sample_interval_ms)),
             listen: self.http.listen,
             shutdown_timeout: Duration::from_millis(self.shutdown_timeout_ms),
             settings: self,

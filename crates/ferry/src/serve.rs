@@ -47,11 +47,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::new("io", format!("cannot listen on {}: {e}", config.listen)))?;
     let addr = listener.local_addr()?;
     say(&format!("ferry recovering http={addr}"))?;
-    let mut http = config.http.clone();
-    if let Some(ms) = args.metrics_sample_interval_ms {
-        http = http.with_history_interval(Duration::from_millis(ms));
-    }
-    let startup = Startup::new(http);
+    let startup = Startup::new(config.http.clone());
     let server = tokio::spawn(serve_until_signal(
         listener,
         startup.clone(),

@@ -113,6 +113,7 @@ fn every_env_variable_is_read() {
         ("FERRY_MAX_WAIT_MS", "9000"),
         ("FERRY_SHUTDOWN_TIMEOUT_MS", "10"),
         ("FERRY_HTTP_MAX_REQUEST_BYTES", "2048"),
+        ("FERRY_HTTP_METRICS_SAMPLE_INTERVAL_MS", "250"),
         ("FERRY_LOG_FORMAT", "json"),
         ("FERRY_LOG_FILTER", "debug"),
     ];
@@ -133,6 +134,7 @@ fn every_env_variable_is_read() {
         ),
         (9000, 10, 2048)
     );
+    assert_eq!(s.http.metrics_sample_interval_ms, 250);
     assert_eq!(
         (s.log.format, s.log.filter.as_str()),
         (LogFormat::Json, "debug")
@@ -301,4 +303,23 @@ fn help_shows_the_defaults() {
     ] {
         assert!(help.contains(default), "{default} missing from:\n{help}");
     }
+}
+
+#[test]
+fn the_metrics_sample_interval_layers_like_every_key() {
+    let file = config_file("[http]\nmetrics_sample_interval_ms = 700\n");
+    let path = file.path().to_string_lossy().into_owned();
+    let from_file = load(&["--config", &path], &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(from_file.http.metrics_sample_interval_ms, 700);
+    let from_flag = load(
+        &["--config", &path, "--metrics-sample-interval-ms", "300"],
+        &[],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(from_flag.http.metrics_sample_interval_ms, 300);
+    let valid = from_flag.validate().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        valid.http.history_interval,
+        std::time::Duration::from_millis(300)
+    );
 }
