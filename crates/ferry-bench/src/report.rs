@@ -105,8 +105,11 @@ pub struct QueueReport {
     pub publish_latency: LatencySummary,
     /// Send time (at a fixed rate: the scheduled time) to the receive reply that carried it.
     pub end_to_end_latency: LatencySummary,
-    /// Acknowledged by the broker and never received.
+    /// Acknowledged by the broker, never received, and no longer in the queue.
     pub lost: u64,
+    /// Acknowledged and not received when the drain timeout ran out, but still waiting in the
+    /// queue: the consumers were too slow, nothing was lost.
+    pub still_queued: u64,
     /// Received more than once.
     pub duplicated: u64,
     /// Messages the broker acknowledged, warm-up included.
@@ -247,7 +250,9 @@ impl QueueReport {
         if self.drain_timed_out {
             writeln!(
                 out,
-                "             the drain timeout ran out before every acknowledged message arrived"
+                "             the drain timeout ran out before every acknowledged message arrived; \
+                 {} were still waiting in the queue (not lost)",
+                self.still_queued
             )?;
         }
         Ok(())
@@ -287,6 +292,7 @@ mod tests {
             publish_latency: LatencySummary::default(),
             end_to_end_latency: LatencySummary::default(),
             lost: 0,
+            still_queued: 0,
             duplicated: 0,
             acknowledged_total: 1000,
             received_total: 1000,

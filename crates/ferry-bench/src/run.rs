@@ -109,11 +109,29 @@ pub async fn run_queue(options: &QueueBench) -> Result<QueueReport, BenchError> 
     let client = Client::new(&options.url).map_err(BenchError::Url)?;
     let queue = options.queue.clone().unwrap_or_else(random_queue_name);
     create_queue(&client, &queue, options.size).await?;
-    let outcome = drive(client.clone(), queue.clone(), options, settings).await;
+    let mut outcome = drive(client.clone(), queue.clone(), options, settings).await;
+    if let Ok(report) = &mut outcome {
+        account_still_queued(&client, &queue, report).await;
+    }
     let deleted = !options.keep && delete_queue(&client, &queue).await;
     let mut report = outcome?;
     report.queue_deleted = deleted;
     Ok(report)
+}
+
+/// When the drain timed out, tells messages that are still waiting in the queue (slow
+/// consumers, not loss) from messages that are gone: only the latter are lost.
+async fn account_still_queued(client: &Client, queue: &str, report: &mut QueueReport) {
+    if !report.drain_timed_out || report.lost == 0 {
+        return;
+    }
+    // This run's queue holds only this run's messages; the never-delivered ones are visible or
+    // delayed (in-flight ones were received already).
+    if let Ok(info) = client.queue_info(queue).await {
+        let waiting = info.stats.visible + info.stats.delayed;
+        report.still_queued = waiting.min(report.lost);
+        report.lost -= report.still_queued;
+    }
 }
 
 /// `bench-` and 8 random hex digits.
@@ -418,6 +436,7 @@ fn build_report(
         publish_latency: LatencySummary::from_micros(&publish),
         end_to_end_latency: LatencySummary::from_micros(&end_to_end),
         lost: verdict.lost,
+        still_queued: 0,
         duplicated: verdict.duplicated,
         acknowledged_total: verdict.acknowledged,
         received_total: verdict.received,
