@@ -361,6 +361,25 @@ def test_fifo_content_dedup_and_rules(sqs, name):
     assert len(r["Messages"]) == 1
 
 
+def test_fifo_deduplication_scope_message_group(sqs, name):
+    url = sqs.create_queue(
+        QueueName=name + ".fifo",
+        Attributes={"FifoQueue": "true", "DeduplicationScope": "messageGroup"},
+    )["QueueUrl"]
+    send = lambda group: sqs.send_message(
+        QueueUrl=url, MessageBody=group, MessageGroupId=group, MessageDeduplicationId="same"
+    )["MessageId"]
+    a, b, a_again = send("a"), send("b"), send("a")
+    assert a != b, "the same dedup id in another group is another message"
+    assert a_again == a, "within a group it is a duplicate"
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["DeduplicationScope"])["Attributes"]
+    assert attrs["DeduplicationScope"] == "messageGroup"
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"DeduplicationScope": "queue"})
+    c_again = sqs.send_message(QueueUrl=url, MessageBody="d", MessageGroupId="d", MessageDeduplicationId="other")["MessageId"]
+    d_dup = sqs.send_message(QueueUrl=url, MessageBody="e", MessageGroupId="e", MessageDeduplicationId="other")["MessageId"]
+    assert c_again == d_dup, "queue scope: one id, one message across groups"
+
+
 # --- dead letters and move tasks --------------------------------------------------------
 
 

@@ -35,9 +35,9 @@ pub use broker::{
 pub use config::BrokerConfig;
 pub use error::{Error, ErrorKind, Result};
 pub use ferry_core::queue::{
-    Body, BodyEncoding, DeadLetterCause, DeadLetterInfo, Delivery, ExpireAction, LeaseInfo,
-    MessageState, NewMessage, Overflow, PeekedMessage, QueueConfig, QueueStats, TypedAttribute,
-    TypedAttributes, TypedValue,
+    Body, BodyEncoding, DeadLetterCause, DeadLetterInfo, DedupScope, Delivery, ExpireAction,
+    LeaseInfo, MessageState, NewMessage, Overflow, PeekedMessage, QueueConfig, QueueStats,
+    TypedAttribute, TypedAttributes, TypedValue,
 };
 pub use ferry_core::{MessageId, QueueName, Timestamp};
 pub use ferry_log::FsyncPolicy;

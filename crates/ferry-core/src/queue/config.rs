@@ -29,6 +29,18 @@ pub enum Overflow {
     DropOldest,
 }
 
+/// Where a dedup id (or content hash) must be unique.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DedupScope {
+    /// Across the whole queue.
+    #[default]
+    Queue,
+    /// Within the message's group: the same id in two groups is two messages (SQS
+    /// `DeduplicationScope = messageGroup`).
+    Group,
+}
+
 /// What happens to a message whose TTL (or the queue's retention) runs out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -70,6 +82,8 @@ pub struct QueueConfig {
     pub content_dedup: bool,
     /// How long a dedup id (or content hash) suppresses duplicates.
     pub dedup_window_ms: u64,
+    /// Whether dedup ids are unique per queue or per group.
+    pub dedup_scope: DedupScope,
     /// Most messages leased at once across all consumers.
     pub max_in_flight: Option<u32>,
     /// Most deliveries per second (token bucket with a one-second burst).
@@ -100,6 +114,7 @@ impl Default for QueueConfig {
             backoff_jitter: 0.0,
             content_dedup: false,
             dedup_window_ms: 5 * MINUTE_MS,
+            dedup_scope: DedupScope::Queue,
             max_in_flight: None,
             rate_limit_per_s: None,
             max_length: None,

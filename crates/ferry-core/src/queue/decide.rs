@@ -5,7 +5,7 @@
 
 use super::backoff::retry_delay;
 use super::command::{BlobRef, Command, EnqueueEntry, RemoveCause};
-use super::config::{MAX_RETENTION_MS, Overflow};
+use super::config::{DedupScope, MAX_RETENTION_MS, Overflow};
 use super::dedup::DedupKey;
 use super::message::{BodyEncoding, MAX_PRIORITY, NewMessage};
 use super::state::{Phase, QueueState};
@@ -212,6 +212,12 @@ impl QueueState {
                 Some(id) => Some(DedupKey::of_id(id)),
                 None if self.config.content_dedup => Some(DedupKey::of_body(&m.body.bytes)),
                 None => None,
+            };
+            let key = match self.config.dedup_scope {
+                DedupScope::Queue => key,
+                DedupScope::Group => {
+                    key.map(|k| k.within_group(m.group.as_deref().unwrap_or_default()))
+                }
             };
             if let Some(original) = key.and_then(|k| {
                 batch_keys

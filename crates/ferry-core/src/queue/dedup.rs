@@ -21,6 +21,20 @@ impl DedupKey {
         DedupKey::digest(b"body:", body)
     }
 
+    /// This key as seen within one group (for `dedup_scope = group`): the same id in another
+    /// group is another key.
+    pub fn within_group(self, group: &str) -> DedupKey {
+        let hash = Sha256::new()
+            .chain_update(b"group:")
+            .chain_update(group.as_bytes())
+            .chain_update(b"\0")
+            .chain_update(self.0)
+            .finalize();
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&hash[..16]);
+        DedupKey(key)
+    }
+
     fn digest(domain: &[u8], bytes: &[u8]) -> DedupKey {
         let hash = Sha256::new()
             .chain_update(domain)

@@ -527,6 +527,32 @@ fn dedup_id_returns_the_original_within_the_window() {
 
 // docs/queues.md#dedup
 #[test]
+fn group_scoped_dedup_ids_are_unique_per_group() {
+    let config = QueueConfig {
+        dedup_scope: DedupScope::Group,
+        ..QueueConfig::default()
+    };
+    let mut h = Harness::new(config);
+    let m = |group: &str| NewMessage {
+        dedup_id: Some("same".into()),
+        group: Some(group.into()),
+        ..msg("x")
+    };
+    let r = h
+        .send(at(0), vec![m("a"), m("b"), m("a")])
+        .unwrap_or_default();
+    assert_eq!(r, vec![(1, false), (2, false), (1, true)]);
+    let mut h = Harness::new(QueueConfig::default());
+    let r = h.send(at(0), vec![m("a"), m("b")]).unwrap_or_default();
+    assert_eq!(
+        r,
+        vec![(1, false), (1, true)],
+        "queue scope: one id, one message"
+    );
+}
+
+// docs/queues.md#dedup
+#[test]
 fn content_dedup_hashes_the_body() {
     let mut h = Harness::new(QueueConfig {
         content_dedup: true,

@@ -82,6 +82,7 @@ fn queue_config() -> Value {
         "backoff_max_ms": ms("Ceiling of the retry delay."),
         "backoff_jitter": {"type": "number", "minimum": 0, "maximum": 1},
         "content_dedup": {"type": "boolean", "description": "Deduplicate by body hash when no dedup_id is given."},
+        "dedup_scope": {"type": "string", "enum": ["queue", "group"], "description": "Whether dedup ids are unique per queue or per message group."},
         "dedup_window_ms": ms("How long a dedup id suppresses duplicates."),
         "max_in_flight": nullable_int("Most messages leased at once."),
         "rate_limit_per_s": {"type": ["number", "null"], "description": "Most deliveries per second."},

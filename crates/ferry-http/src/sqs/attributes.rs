@@ -2,7 +2,7 @@
 //! SQS-only settings the broker keeps for the adapter as queue attributes.
 
 use super::errors::SqsError;
-use ferry_broker::{QueueConfig, QueueInfo};
+use ferry_broker::{DedupScope, QueueConfig, QueueInfo};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -12,7 +12,6 @@ const SECOND_MS: u64 = 1_000;
 pub(crate) const STORED: &[&str] = &[
     "ReceiveMessageWaitTimeSeconds",
     "RedriveAllowPolicy",
-    "DeduplicationScope",
     "FifoThroughputLimit",
     "Policy",
     "KmsMasterKeyId",
@@ -29,6 +28,7 @@ const CONFIGURED: &[&str] = &[
     "RedrivePolicy",
     "FifoQueue",
     "ContentBasedDeduplication",
+    "DeduplicationScope",
 ];
 
 /// Numbers only `GetQueueAttributes` reports.
@@ -148,8 +148,12 @@ pub(crate) fn apply(
                 seconds(name, value, 0, 20)?;
                 stored.insert(name.clone(), value.trim().to_owned());
             }
-            "DeduplicationScope" if !["messageGroup", "queue"].contains(&value.as_str()) => {
-                return Err(bad_value(name, "must be messageGroup or queue"));
+            "DeduplicationScope" => {
+                config.dedup_scope = match value.as_str() {
+                    "messageGroup" => DedupScope::Group,
+                    "queue" => DedupScope::Queue,
+                    _ => return Err(bad_value(name, "must be messageGroup or queue")),
+                };
             }
             "FifoThroughputLimit"
                 if !["perQueue", "perMessageGroupId"].contains(&value.as_str()) =>
@@ -261,7 +265,10 @@ pub(crate) fn value(
         "FifoQueue" => c.fifo.to_string(),
         "ContentBasedDeduplication" => c.content_dedup.to_string(),
         "ReceiveMessageWaitTimeSeconds" => stored.get(name).cloned().unwrap_or_else(|| "0".into()),
-        "DeduplicationScope" => stored.get(name).cloned().unwrap_or_else(|| "queue".into()),
+        "DeduplicationScope" => match c.dedup_scope {
+            DedupScope::Group => "messageGroup".to_owned(),
+            _ => "queue".to_owned(),
+        },
         "FifoThroughputLimit" => stored
             .get(name)
             .cloned()
