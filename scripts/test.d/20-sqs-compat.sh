@@ -9,40 +9,15 @@
 # "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-root=$(pwd)
-target="${CARGO_TARGET_DIR:-$root/target}"
 
-echo "-- building ferry"
-cargo build -p ferry --locked --quiet
-ferry="$target/debug/ferry"
-
-echo "-- installing boto3 and pytest"
-venv="$target/sqs-compat-venv"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check boto3 pytest
+source scripts/lib/ferry-server.sh
+ferry_build
+ferry_venv sqs-compat-venv boto3 pytest
 
 echo "-- installing @aws-sdk/client-sqs"
 (cd compat/sqs/js && npm ci --no-audit --no-fund --silent)
 
-data=$(mktemp -d)
-log="$data/ferry.log"
-pid=""
-cleanup() {
-    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-    rm -rf "$data"
-}
-trap cleanup EXIT
-
-"$ferry" serve --http-listen 127.0.0.1:0 --data-dir "$data/store" >"$log" 2>"$data/stderr.log" &
-pid=$!
-addr=""
-for _ in $(seq 1 300); do
-    addr=$(sed -n 's/^ferry listening http=\([^ ]*\).*/\1/p' "$log" | head -n 1)
-    [ -n "$addr" ] && break
-    kill -0 "$pid" 2>/dev/null || { cat "$data/stderr.log"; echo "ferry exited"; exit 1; }
-    sleep 0.1
-done
-[ -n "$addr" ] || { echo "ferry did not announce its address"; exit 1; }
+ferry_start
 export FERRY_SQS_ENDPOINT="http://$addr"
 echo "-- ferry on $FERRY_SQS_ENDPOINT"
 
