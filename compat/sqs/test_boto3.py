@@ -359,6 +359,13 @@ def test_fifo_content_dedup_and_rules(sqs, name):
     assert code(e) == "InvalidParameterValue"
     r = sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="attempt-1")
     assert len(r["Messages"]) == 1
+    # The reply was "lost": the same attempt id returns the same message and receipt handle.
+    again = sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="attempt-1")
+    assert [(m["MessageId"], m["ReceiptHandle"]) for m in again["Messages"]] == [
+        (m["MessageId"], m["ReceiptHandle"]) for m in r["Messages"]
+    ]
+    other = sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="attempt-2", WaitTimeSeconds=0)
+    assert other.get("Messages", []) == [], "the group is in flight: a new attempt gets nothing"
 
 
 def test_fifo_deduplication_scope_message_group(sqs, name):

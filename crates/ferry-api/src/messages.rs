@@ -118,6 +118,10 @@ pub struct ReceiveRequest {
     /// Who is receiving; shown on the lease by peek.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consumer: Option<String>,
+    /// Retry token: repeating a receive with the same attempt id (within 5 minutes, while its
+    /// messages are still leased by it) returns the same messages and receipts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt_id: Option<String>,
 }
 
 /// The reply to a receive (possibly no messages, after the long poll ran out).

@@ -10,7 +10,7 @@ use crate::catalog::{Catalog, QueueRecord};
 use crate::clock::wall_now;
 use crate::config::BrokerConfig;
 use crate::error::{Error, ErrorKind, Result};
-use crate::live_queue::{self, Incoming, QueueHandle};
+use crate::live_queue::{self, Incoming, MAX_ATTEMPT_ID_BYTES, QueueHandle};
 use crate::registry::Registry;
 use crate::types::*;
 use ferry_core::queue::{
@@ -357,6 +357,15 @@ impl Broker {
         {
             return Err(invalid(format!(
                 "visibility_timeout_ms must be at most {MAX_VISIBILITY_TIMEOUT_MS}"
+            )));
+        }
+        if options
+            .attempt_id
+            .as_ref()
+            .is_some_and(|id| id.is_empty() || id.len() > MAX_ATTEMPT_ID_BYTES)
+        {
+            return Err(invalid(format!(
+                "attempt_id must be 1 to {MAX_ATTEMPT_ID_BYTES} bytes"
             )));
         }
         queue.receive(options).await

@@ -71,6 +71,7 @@ pub(crate) async fn move_batch(
         visibility_timeout: Some(LEASE),
         ack_mode: AckMode::Manual,
         consumer: Some("ferry-redrive".into()),
+        attempt_id: None,
     };
     let batch = dlq.receive(options_receive).await?;
     if batch.is_empty() {

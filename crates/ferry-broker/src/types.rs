@@ -76,6 +76,10 @@ pub struct ReceiveOptions {
     pub ack_mode: AckMode,
     /// Who receives, shown on the lease by peek.
     pub consumer: Option<String>,
+    /// Retry token: a receive repeated with the same attempt id within 5 minutes, while every
+    /// message it returned is still leased by it, returns the same messages and receipts
+    /// (leases extended) instead of new ones (SQS `ReceiveRequestAttemptId`).
+    pub attempt_id: Option<String>,
 }
 
 impl Default for ReceiveOptions {
@@ -86,6 +90,7 @@ impl Default for ReceiveOptions {
             visibility_timeout: None,
             ack_mode: AckMode::Manual,
             consumer: None,
+            attempt_id: None,
         }
     }
 }

@@ -382,3 +382,57 @@ async fn delete_refuses_a_dlq_in_use_then_works() -> TestResult {
     b.shutdown().await;
     Ok(())
 }
+
+// docs/queues.md#receive-attempts
+#[tokio::test]
+async fn a_repeated_receive_attempt_returns_the_same_messages() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let b = Broker::open(config(dir.path())).await?;
+    b.put_queue("q", QueueConfig::default()).await?;
+    b.send("q", vec![text("a"), text("b"), text("c")]).await?;
+    let attempt = |id: &str| ReceiveOptions {
+        attempt_id: Some(id.into()),
+        ..recv(2)
+    };
+    let first = b.receive("q", attempt("t1")).await?;
+    let again = b.receive("q", attempt("t1")).await?;
+    assert_eq!(bodies(&first), vec!["a", "b"]);
+    let receipts = |d: &[Delivery]| d.iter().map(|m| m.receipt.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        receipts(&again),
+        receipts(&first),
+        "same messages, same receipts"
+    );
+    assert_eq!(
+        b.queue_info("q").await?.stats.delivered_total,
+        2,
+        "a repeat is not a new delivery"
+    );
+    let other = b.receive("q", attempt("t2")).await?;
+    assert_eq!(
+        bodies(&other),
+        vec!["c"],
+        "another attempt id receives anew"
+    );
+    b.ack("q", vec![first[0].receipt.clone()]).await?;
+    let after_ack = b.receive("q", attempt("t1")).await?;
+    assert!(
+        after_ack.is_empty(),
+        "once a message of the attempt is gone, it is a new receive (nothing visible)"
+    );
+    let too_long = b
+        .receive(
+            "q",
+            ReceiveOptions {
+                attempt_id: Some("x".repeat(129)),
+                ..recv(1)
+            },
+        )
+        .await;
+    assert_eq!(
+        too_long.map_err(|e| e.kind).err(),
+        Some(ErrorKind::InvalidRequest)
+    );
+    b.shutdown().await;
+    Ok(())
+}

@@ -2,6 +2,7 @@
 //! to it through a bounded channel, so no lock guards queue state and nothing waits on I/O
 //! while holding one.
 
+mod attempts;
 mod maintenance;
 mod read;
 mod recovery;
@@ -17,6 +18,7 @@ use ferry_core::queue::{
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
+pub(crate) use attempts::MAX_ATTEMPT_ID_BYTES;
 pub(crate) use recovery::open;
 
 /// The log record kind of a queue command.

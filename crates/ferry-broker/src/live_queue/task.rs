@@ -1,6 +1,7 @@
 //! The queue task: decide → append → apply for every request, replies once durable where the
 //! reply promises durability, long polls, and timers.
 
+use super::attempts::Attempts;
 use super::read::FreshBlobs;
 use super::{Incoming, KIND_QUEUE_COMMAND, Reply, Request};
 use crate::clock::MonotonicClock;
@@ -46,6 +47,8 @@ pub(crate) struct LiveQueue {
     waiters: VecDeque<Waiter>,
     /// Blobs of recently enqueued messages, so a prompt delivery needs no read.
     pub(super) fresh: FreshBlobs,
+    /// Recent receive attempts, for repeating one whose reply was lost.
+    pub(super) attempts: Attempts,
     /// Dead-lettering messages handed to the dead-letter queue and not yet confirmed.
     pub(super) forwarding: HashSet<u64>,
     pub(super) records_since_snapshot: u64,
@@ -111,6 +114,7 @@ impl LiveQueue {
             pending: VecDeque::new(),
             waiters: VecDeque::new(),
             fresh: FreshBlobs::default(),
+            attempts: Attempts::default(),
             forwarding: HashSet::new(),
             records_since_snapshot: 0,
             active_segment,
@@ -418,6 +422,12 @@ impl LiveQueue {
             .unwrap_or_else(|| self.state.config().visibility_timeout());
         let consumer = options.consumer.as_deref().unwrap_or_default();
         let auto_ack = options.ack_mode == AckMode::Auto;
+        let attempt = options.attempt_id.as_deref().filter(|_| !auto_ack);
+        if let Some(id) = attempt
+            && let Some(deliveries) = self.repeat_attempt(id, now, visibility)?
+        {
+            return Ok(Some(deliveries));
+        }
         let Some((command, metas)) =
             self.state
                 .decide_receive(now, options.max, visibility, consumer, auto_ack)
@@ -433,6 +443,17 @@ impl LiveQueue {
             if auto_ack {
                 self.events.on_ack(now, meta.enqueued_at);
             }
+        }
+        if let Some(id) = attempt {
+            let receipts = metas
+                .iter()
+                .map(|m| Receipt {
+                    id: MessageId::new(uid, m.seq),
+                    receive_count: m.receive_count,
+                })
+                .collect();
+            self.attempts
+                .remember(id.to_owned(), receipts, Instant::now());
         }
         for meta in metas {
             deliveries.push(self.delivery(uid, meta, auto_ack)?);

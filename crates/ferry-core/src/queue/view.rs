@@ -103,6 +103,28 @@ impl QueueState {
         })
     }
 
+    /// The delivery data of a message that is leased under `receipt`'s delivery, if it still is
+    /// (for repeating a receive: same messages, same receipts).
+    pub fn leased_under(&self, receipt: &crate::Receipt) -> Option<crate::queue::DeliveryMeta> {
+        let seq = receipt.id.seq();
+        let e = self
+            .entries
+            .get(&seq)
+            .filter(|_| receipt.id.queue_uid() == self.uid)?;
+        if !matches!(e.phase, Phase::Leased { .. }) || e.receive_count != receipt.receive_count {
+            return None;
+        }
+        Some(crate::queue::DeliveryMeta {
+            seq,
+            blob: e.blob,
+            receive_count: e.receive_count,
+            enqueued_at: e.enqueued_at,
+            first_received_at: e.first_received_at,
+            group: e.group.clone(),
+            priority: e.priority,
+        })
+    }
+
     /// Every message's blob location, for relocating stragglers: (seq, blob).
     pub fn blobs(&self) -> impl Iterator<Item = (u64, BlobRef)> + '_ {
         self.entries.iter().map(|(&seq, e)| (seq, e.blob))

@@ -80,6 +80,7 @@ pub(crate) async fn receive(
             AckMode::Manual
         },
         consumer: request.consumer,
+        attempt_id: request.attempt_id,
     };
     let deliveries = state.broker.receive(&name, options).await?;
     Ok(Json(ReceiveResponse {

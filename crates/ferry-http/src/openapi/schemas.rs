@@ -38,6 +38,7 @@ pub(super) fn all() -> Value {
             "visibility_timeout_ms": ms("Lease length (default: the queue's)."),
             "auto_ack": {"type": "boolean", "default": false, "description": "Remove on delivery (at-most-once)."},
             "consumer": {"type": "string", "description": "Shown on the lease by peek."},
+            "attempt_id": {"type": "string", "maxLength": 128, "description": "Retry token: repeating a receive with the same attempt id within 5 minutes, while its messages are still leased by it, returns the same messages and receipts (leases extended)."},
         })),
         "ReceiveResponse": obj(&["messages"], json!({"messages": array_of("ReceivedMessage")})),
         "ReceivedMessage": received_message(),

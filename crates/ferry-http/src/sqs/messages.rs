@@ -442,6 +442,7 @@ pub(crate) async fn receive_message(cx: &Context, input: Receive) -> Result<Outp
         visibility_timeout: visibility.map(Duration::from_secs),
         ack_mode: AckMode::Manual,
         consumer: Some("sqs".into()),
+        attempt_id: input.receive_request_attempt_id.clone(),
     };
     let deliveries = cx.state.broker.receive(&name, options).await?;
     let messages = deliveries

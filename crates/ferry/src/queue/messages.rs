@@ -104,6 +104,7 @@ pub(super) async fn recv(client: &Client, args: RecvArgs) -> Result<(), Failure>
         visibility_timeout_ms: args.visibility_timeout_ms,
         auto_ack: None,
         consumer: Some("ferry-cli".to_owned()),
+        attempt_id: None,
     };
     let messages = client.receive(&args.name, &request).await?;
     if args.json {
