@@ -397,6 +397,31 @@ def make_dlq_pair(sqs, name):
     return src, dlq
 
 
+def test_redrive_allow_policy_is_enforced(sqs, name):
+    deny = sqs.create_queue(
+        QueueName=name + "-deny",
+        Attributes={"RedriveAllowPolicy": json.dumps({"redrivePermission": "denyAll"})},
+    )["QueueUrl"]
+    policy = json.dumps({"deadLetterTargetArn": arn_of(sqs, deny), "maxReceiveCount": "2"})
+    with pytest.raises(ClientError) as e:
+        sqs.create_queue(QueueName=name + "-src", Attributes={"RedrivePolicy": policy})
+    assert code(e) == "InvalidParameterValue"
+    prefix = arn_of(sqs, deny).rsplit(":", 1)[0]
+    only = json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [f"{prefix}:{name}-ok"]})
+    dlq = sqs.create_queue(QueueName=name + "-only", Attributes={"RedriveAllowPolicy": only})["QueueUrl"]
+    policy = json.dumps({"deadLetterTargetArn": arn_of(sqs, dlq), "maxReceiveCount": "2"})
+    sqs.create_queue(QueueName=name + "-ok", Attributes={"RedrivePolicy": policy})
+    other = sqs.create_queue(QueueName=name + "-other")["QueueUrl"]
+    with pytest.raises(ClientError) as e:
+        sqs.set_queue_attributes(QueueUrl=other, Attributes={"RedrivePolicy": policy})
+    assert code(e) == "InvalidParameterValue"
+    with pytest.raises(ClientError) as e:
+        sqs.set_queue_attributes(
+            QueueUrl=dlq, Attributes={"RedriveAllowPolicy": json.dumps({"redrivePermission": "byQueue"})}
+        )
+    assert code(e) == "InvalidAttributeValue"
+
+
 def fail_once(sqs, src, n):
     got = receive_all(sqs, src, n, VisibilityTimeout=5)
     sqs.change_message_visibility_batch(

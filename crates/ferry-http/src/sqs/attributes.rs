@@ -155,6 +155,10 @@ pub(crate) fn apply(
                     _ => return Err(bad_value(name, "must be messageGroup or queue")),
                 };
             }
+            "RedriveAllowPolicy" => {
+                redrive_allow_policy_check(value)?;
+                stored.insert(name.clone(), value.clone());
+            }
             "FifoThroughputLimit"
                 if !["perQueue", "perMessageGroupId"].contains(&value.as_str()) =>
             {
@@ -172,6 +176,51 @@ pub(crate) fn apply(
         }
     }
     Ok(stored)
+}
+
+/// `{"redrivePermission": "allowAll" | "denyAll" | "byQueue", "sourceQueueArns": [...]}`, the
+/// ARNs (1 to 10) only with `byQueue`.
+fn redrive_allow_policy_check(value: &str) -> Result<(), SqsError> {
+    const NAME: &str = "RedriveAllowPolicy";
+    let policy: Value =
+        serde_json::from_str(value).map_err(|_| bad_value(NAME, "must be a JSON object"))?;
+    let arns = policy.get("sourceQueueArns");
+    match policy.get("redrivePermission").and_then(Value::as_str) {
+        Some("allowAll" | "denyAll") if arns.is_none() => Ok(()),
+        Some("byQueue") => match arns.and_then(Value::as_array) {
+            Some(list) if (1..=10).contains(&list.len()) && list.iter().all(Value::is_string) => {
+                Ok(())
+            }
+            _ => Err(bad_value(
+                NAME,
+                "byQueue needs sourceQueueArns: 1 to 10 queue ARNs",
+            )),
+        },
+        Some("allowAll" | "denyAll") => Err(bad_value(
+            NAME,
+            "sourceQueueArns goes only with redrivePermission byQueue",
+        )),
+        _ => Err(bad_value(
+            NAME,
+            "redrivePermission must be allowAll, denyAll or byQueue",
+        )),
+    }
+}
+
+/// Whether a dead-letter queue's `RedriveAllowPolicy` (as stored, so already checked) lets the
+/// queue with ARN `source_arn` send it dead letters.
+pub(crate) fn redrive_allowed(policy: &str, source_arn: &str) -> bool {
+    let Ok(policy) = serde_json::from_str::<Value>(policy) else {
+        return true;
+    };
+    match policy.get("redrivePermission").and_then(Value::as_str) {
+        Some("denyAll") => false,
+        Some("byQueue") => policy
+            .get("sourceQueueArns")
+            .and_then(Value::as_array)
+            .is_some_and(|arns| arns.iter().any(|a| a.as_str() == Some(source_arn))),
+        _ => true,
+    }
 }
 
 /// `{"deadLetterTargetArn": "...", "maxReceiveCount": n}` (or empty, to remove it).
@@ -295,6 +344,28 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn redrive_allow_policies_admit_whom_they_say() {
+        let arn = "arn:aws:sqs:us-east-1:000000000000:src";
+        assert!(redrive_allowed(r#"{"redrivePermission":"allowAll"}"#, arn));
+        assert!(!redrive_allowed(r#"{"redrivePermission":"denyAll"}"#, arn));
+        let by_queue = format!(r#"{{"redrivePermission":"byQueue","sourceQueueArns":["{arn}"]}}"#);
+        assert!(redrive_allowed(&by_queue, arn));
+        assert!(!redrive_allowed(
+            &by_queue,
+            "arn:aws:sqs:us-east-1:000000000000:other"
+        ));
+        assert!(redrive_allow_policy_check(&by_queue).is_ok());
+        for bad in [
+            r#"{"redrivePermission":"byQueue"}"#,
+            r#"{"redrivePermission":"maybe"}"#,
+            "nope",
+            r#"{"redrivePermission":"denyAll","sourceQueueArns":["x"]}"#,
+        ] {
+            assert!(redrive_allow_policy_check(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

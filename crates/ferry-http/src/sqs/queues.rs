@@ -6,7 +6,7 @@ use super::errors::SqsError;
 use super::{Context, Output, output};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ferry_broker::{MoveTask, MoveTaskOptions, MoveTaskStatus, Upsert};
+use ferry_broker::{MoveTask, MoveTaskOptions, MoveTaskStatus, QueueConfig, Upsert};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -82,6 +82,7 @@ pub(crate) async fn create_queue(cx: &Context, input: CreateQueue) -> Result<Out
     }
     let mut config = attributes::new_config(&name);
     let stored = attributes::apply(&mut config, &input.attributes)?;
+    redrive_check(cx, &name, &config).await?;
     if broker.put_queue(&name, config).await? == Upsert::Updated {
         tracing::debug!(queue = %name, "CreateQueue raced with another creation");
     }
@@ -246,6 +247,9 @@ pub(crate) async fn set_queue_attributes(
     let mut config = broker.queue_config(&name).await?;
     let before = config.clone();
     let stored = attributes::apply(&mut config, &input.attributes)?;
+    if config.dead_letter_queue != before.dead_letter_queue {
+        redrive_check(cx, &name, &config).await?;
+    }
     if config != before {
         broker.put_queue(&name, config).await?;
     }
@@ -253,6 +257,27 @@ pub(crate) async fn set_queue_attributes(
         broker.set_queue_attributes(&name, stored).await?;
     }
     Ok(Output::Empty)
+}
+
+/// Refuses a `RedrivePolicy` whose dead-letter queue's `RedriveAllowPolicy` does not admit
+/// `source`. (A dead-letter queue that does not exist is refused by the broker itself.)
+async fn redrive_check(cx: &Context, source: &str, config: &QueueConfig) -> Result<(), SqsError> {
+    let Some(dlq) = config.dead_letter_queue.as_deref() else {
+        return Ok(());
+    };
+    let Ok(stored) = cx.state.broker.queue_attributes(dlq).await else {
+        return Ok(());
+    };
+    let source_arn = cx.scope.arn(source);
+    match stored.get("RedriveAllowPolicy") {
+        Some(policy) if !attributes::redrive_allowed(policy, &source_arn) => {
+            Err(SqsError::invalid(format!(
+                "Value for parameter RedrivePolicy is invalid. Reason: the RedriveAllowPolicy of {} does not allow {source_arn} to use it as a dead-letter queue.",
+                cx.scope.arn(dlq)
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `PurgeQueue`.
