@@ -169,6 +169,15 @@ impl Broker {
             .ok_or_else(|| Error::queue_not_found(name))
     }
 
+    /// Answers every waiting long poll empty now, and makes later receives return at once
+    /// instead of waiting: the first step of a graceful shutdown, so that requests in flight
+    /// finish promptly.
+    pub async fn end_long_polls(&self) {
+        for (_, handle) in self.inner.registry.all() {
+            handle.end_waits().await;
+        }
+    }
+
     /// Flushes and stops every queue; later calls fail with `unavailable`.
     pub async fn shutdown(&self) {
         if self.inner.closed.swap(true, Ordering::AcqRel) {

@@ -62,6 +62,11 @@ impl Startup {
         }
     }
 
+    /// The broker, once [`Startup::open`] handed it over.
+    pub fn broker(&self) -> Option<Broker> {
+        self.inner.app.get().map(|(state, _)| state.broker.clone())
+    }
+
     /// Whether [`Startup::open`] was called.
     pub fn is_open(&self) -> bool {
         self.inner.app.get().is_some()

@@ -109,10 +109,15 @@ async fn serve_until_signal(
             stop_tx.send_modify(|n| *n += 1);
         }
     });
-    let server = ferry_http::serve_startup(listener, startup, signalled(stop_rx.clone(), 1));
+    let server =
+        ferry_http::serve_startup(listener, startup.clone(), signalled(stop_rx.clone(), 1));
     let deadline = async move {
         let mut twice = stop_rx.clone();
         signalled(stop_rx, 1).await;
+        // Long polls would hold the graceful shutdown for up to their wait: answer them now.
+        if let Some(broker) = startup.broker() {
+            broker.end_long_polls().await;
+        }
         tokio::select! {
             () = tokio::time::sleep(grace) => tracing::warn!(?grace, "requests in flight did not finish in time; stopping anyway"),
             () = async move { let _ = twice.wait_for(|n| *n >= 2).await; } => tracing::warn!("second signal; stopping at once"),

@@ -95,6 +95,8 @@ pub(crate) enum Request {
     Shutdown {
         reply: Reply<()>,
     },
+    /// Answer every waiting long poll empty now, and wait no more (the server is stopping).
+    EndWaits,
     /// Stop without a snapshot (the queue is being deleted).
     Stop {
         reply: Reply<()>,
@@ -189,6 +191,11 @@ impl QueueHandle {
 
     pub(crate) async fn shutdown(&self) -> Result<()> {
         self.call(|reply| Request::Shutdown { reply }).await
+    }
+
+    /// Asks the queue to answer its long polls empty and stop waiting (no reply).
+    pub(crate) async fn end_waits(&self) {
+        let _ = self.tx.send(Request::EndWaits).await;
     }
 
     pub(crate) async fn stop(&self) -> Result<()> {

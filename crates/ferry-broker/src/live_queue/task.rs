@@ -49,6 +49,8 @@ pub(crate) struct LiveQueue {
     pub(super) fresh: FreshBlobs,
     /// Recent receive attempts, for repeating one whose reply was lost.
     pub(super) attempts: Attempts,
+    /// The server is stopping: receives no longer wait.
+    ending: bool,
     /// Dead-lettering messages handed to the dead-letter queue and not yet confirmed.
     pub(super) forwarding: HashSet<u64>,
     pub(super) records_since_snapshot: u64,
@@ -115,6 +117,7 @@ impl LiveQueue {
             waiters: VecDeque::new(),
             fresh: FreshBlobs::default(),
             attempts: Attempts::default(),
+            ending: false,
             forwarding: HashSet::new(),
             records_since_snapshot: 0,
             active_segment,
@@ -192,6 +195,12 @@ impl LiveQueue {
             Request::DeadLetterFailed { seqs } => {
                 for seq in seqs {
                     self.forwarding.remove(&seq);
+                }
+            }
+            Request::EndWaits => {
+                self.ending = true;
+                for w in self.waiters.drain(..) {
+                    let _ = w.reply.send(Ok(Vec::new()));
                 }
             }
             Request::Shutdown { .. } | Request::Stop { .. } => {}
@@ -382,7 +391,7 @@ impl LiveQueue {
     fn on_receive(&mut self, options: ReceiveOptions, reply: Reply<Vec<Delivery>>) {
         match self.try_receive(&options) {
             Ok(Some(deliveries)) => self.deliver(&options, deliveries, reply),
-            Ok(None) if !options.wait.is_zero() => {
+            Ok(None) if !options.wait.is_zero() && !self.ending => {
                 let deadline = Instant::now() + options.wait;
                 self.waiters.push_back(Waiter {
                     options,
@@ -676,6 +685,6 @@ fn reply_error(request: Request, e: Error) {
         Request::Purge { reply } => drop(reply.send(Err(e))),
         Request::Stats { reply } => drop(reply.send(Err(e))),
         Request::Metrics { reply, .. } => drop(reply.send(Err(e))),
-        Request::DeadLettered { .. } | Request::DeadLetterFailed { .. } => {}
+        Request::DeadLettered { .. } | Request::DeadLetterFailed { .. } | Request::EndWaits => {}
     }
 }
