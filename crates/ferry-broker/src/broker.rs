@@ -245,15 +245,18 @@ impl Broker {
     }
 
     /// Every queue, by name.
-    pub async fn list_queues(&self) -> Vec<QueueSummary> {
-        let records = self.inner.catalog.queues().unwrap_or_default();
-        records
+    ///
+    /// # Errors
+    /// `internal` when the catalog cannot be read (never an empty list instead).
+    pub async fn list_queues(&self) -> Result<Vec<QueueSummary>> {
+        let records = self.inner.catalog.queues()?;
+        Ok(records
             .into_iter()
             .map(|(name, r)| QueueSummary {
                 name,
                 config: r.config,
             })
-            .collect()
+            .collect())
     }
 
     /// One queue's config and stats.

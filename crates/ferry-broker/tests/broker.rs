@@ -223,7 +223,7 @@ async fn everything_survives_restart() -> TestResult {
         b.shutdown().await;
     }
     let b = Broker::open(config(dir.path())).await?;
-    assert_eq!(b.list_queues().await.len(), 4);
+    assert_eq!(b.list_queues().await?.len(), 4);
     // Delays survive.
     let later = b.queue_info("later").await?.stats;
     assert_eq!((later.delayed, later.visible), (1, 0));
@@ -374,7 +374,7 @@ async fn delete_refuses_a_dlq_in_use_then_works() -> TestResult {
     );
     b.delete_queue("q").await?;
     b.delete_queue("dlq").await?;
-    assert!(b.list_queues().await.is_empty());
+    assert!(b.list_queues().await?.is_empty());
     assert_eq!(
         b.send("q", vec![text("x")]).await.map_err(|e| e.kind),
         Err(ErrorKind::QueueNotFound)
@@ -432,6 +432,62 @@ async fn a_repeated_receive_attempt_returns_the_same_messages() -> TestResult {
     assert_eq!(
         too_long.map_err(|e| e.kind).err(),
         Some(ErrorKind::InvalidRequest)
+    );
+    b.shutdown().await;
+    Ok(())
+}
+
+// docs/queues.md#dead-letters
+#[tokio::test]
+async fn a_dead_letter_that_cannot_be_read_stays_in_its_queue() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let b = Broker::open(config(dir.path())).await?;
+    b.put_queue("dlq", QueueConfig::default()).await?;
+    let src = QueueConfig {
+        max_receives: Some(1),
+        dead_letter_queue: Some("dlq".into()),
+        ..QueueConfig::default()
+    };
+    b.put_queue("src", src).await?;
+    b.send("src", vec![text("good"), text("UNREADABLE")])
+        .await?;
+    let got = b.receive("src", recv(2)).await?;
+    // Damage the stored blob header of the second message: [len u32][header: 4 bytes][body].
+    let segment = std::fs::read_dir(dir.path().join("queues").join("src"))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "log"))
+        .ok_or("no segment")?;
+    let mut bytes = std::fs::read(&segment)?;
+    let body_at = bytes
+        .windows(10)
+        .position(|w| w == b"UNREADABLE")
+        .ok_or("body not found")?;
+    bytes[body_at - 8..body_at - 4].copy_from_slice(&[0xff; 4]);
+    std::fs::write(&segment, &bytes)?;
+    b.nack(
+        "src",
+        got.iter().map(|d| d.receipt.clone()).collect(),
+        None,
+        None,
+    )
+    .await?;
+    for _ in 0..200 {
+        if b.queue_info("dlq").await?.stats.visible == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        b.queue_info("dlq").await?.stats.visible,
+        1,
+        "the readable one moved"
+    );
+    assert_eq!(
+        b.queue_info("src").await?.stats.bytes,
+        10,
+        "the unreadable one is still stored, not dropped"
     );
     b.shutdown().await;
     Ok(())

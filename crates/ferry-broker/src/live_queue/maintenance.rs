@@ -41,17 +41,26 @@ impl LiveQueue {
                 seqs: new,
                 cause: RemoveCause::DeadLettered,
             };
-            let _ = self.append_apply(&command, &[]);
+            if let Err(e) = self.append_apply(&command, &[]) {
+                tracing::error!(queue = %self.name, error = %e, "could not record dropped dead letters");
+            }
             return;
         };
         let mut messages = Vec::with_capacity(new.len());
+        // Only what is handed over may be removed here once the DLQ confirms.
+        let mut handed = Vec::with_capacity(new.len());
         for &seq in &new {
             let Some(meta) = self.state.dead_letter_meta(seq) else {
                 continue;
             };
-            let Ok(blob) = self.read_blob(meta.blob) else {
-                continue;
+            let blob = match self.read_blob(meta.blob) {
+                Ok(blob) => blob,
+                Err(e) => {
+                    tracing::error!(queue = %self.name, seq, error = %e, "cannot read a dead letter; it stays in its queue");
+                    continue;
+                }
             };
+            handed.push(seq);
             let mut info = meta.info;
             info.source_queue = self.name.clone();
             let message = NewMessage {
@@ -66,7 +75,11 @@ impl LiveQueue {
                 dead_letter: Some(info),
             });
         }
+        // Unreadable ones are marked too, so that they are not retried on every event.
         self.forwarding.extend(new.iter().copied());
+        if handed.is_empty() {
+            return;
+        }
         let Some(me) = self.self_tx.upgrade() else {
             return;
         };
@@ -82,12 +95,12 @@ impl LiveQueue {
             match dlq.send(messages).await {
                 Ok(_) => {
                     tracing::info!(queue = %name, dead_letter_queue = %dlq_name, count, "moved messages to the dead-letter queue");
-                    let _ = me.send(Request::DeadLettered { seqs: new }).await;
+                    let _ = me.send(Request::DeadLettered { seqs: handed }).await;
                 }
                 Err(e) => {
                     tracing::warn!(queue = %name, error = %e, "dead-letter queue refused messages; retrying");
                     tokio::time::sleep(DEAD_LETTER_RETRY).await;
-                    let _ = me.send(Request::DeadLetterFailed { seqs: new }).await;
+                    let _ = me.send(Request::DeadLetterFailed { seqs: handed }).await;
                 }
             }
         });

@@ -24,9 +24,11 @@ pub(crate) async fn put_queue(
 }
 
 /// Every queue with its config.
-pub(crate) async fn list_queues(State(state): State<AppState>) -> Json<QueueList> {
-    let queues = state.broker.list_queues().await;
-    Json(QueueList {
+pub(crate) async fn list_queues(
+    State(state): State<AppState>,
+) -> Result<Json<QueueList>, ApiError> {
+    let queues = state.broker.list_queues().await?;
+    Ok(Json(QueueList {
         queues: queues
             .into_iter()
             .map(|q| QueueEntry {
@@ -34,7 +36,7 @@ pub(crate) async fn list_queues(State(state): State<AppState>) -> Json<QueueList
                 config: q.config,
             })
             .collect(),
-    })
+    }))
 }
 
 /// One queue's config, stats and relations.

@@ -171,7 +171,7 @@ pub(crate) async fn list_queues(cx: &Context, input: ListQueues) -> Result<Outpu
         .state
         .broker
         .list_queues()
-        .await
+        .await?
         .into_iter()
         .map(|q| q.name)
         .filter(|n| n.starts_with(&prefix))
