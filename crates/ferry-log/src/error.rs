@@ -66,6 +66,41 @@ pub enum LogError {
     /// be started). Whether the records are durable is unknown.
     #[error("log flusher stopped before the sync was done")]
     FlusherStopped,
+    /// A span given to [`crate::Log::append_span`] or [`crate::SegmentWriter::push`] is 0, or
+    /// makes the record's range `offset .. offset + span` pass `u64::MAX`.
+    #[error(
+        "log record span {span} at offset {offset} is invalid: it must be at least 1 and end by u64::MAX"
+    )]
+    InvalidSpan {
+        /// The record's first offset.
+        offset: u64,
+        /// The refused span.
+        span: u32,
+    },
+    /// A record pushed to a [`crate::SegmentWriter`] overlaps the previous one or does not lie
+    /// inside the segment's range: `offset .. offset + span` must lie in `min_offset ..
+    /// next_offset`.
+    #[error(
+        "log segment rewrite got record {offset} (span {span}) outside {min_offset}..{next_offset}"
+    )]
+    RewriteOutOfRange {
+        /// The record's first offset.
+        offset: u64,
+        /// Its span.
+        span: u32,
+        /// The least offset allowed there: the end of the previous record's range, or the
+        /// segment's base offset.
+        min_offset: u64,
+        /// The end of the segment's range.
+        next_offset: u64,
+    },
+    /// [`crate::Log::segment_source`] was asked for a segment that is not a closed segment of
+    /// the log: the active one, one deleted by retention, or no segment at all.
+    #[error("log segment {base_offset} is not a closed segment of this log")]
+    SegmentNotClosed {
+        /// The base offset asked for.
+        base_offset: u64,
+    },
     /// A [`crate::LogConfig`] value is outside what the log supports.
     #[error("log config is invalid: {reason}")]
     InvalidConfig {
@@ -115,16 +150,34 @@ pub enum CorruptReason {
         /// CRC computed over the bytes read.
         computed: u32,
     },
-    /// A valid record carries an offset other than the next one in sequence.
+    /// A valid record starts below the end of the previous record's range (offsets overlap or
+    /// go backwards), or below its segment's base offset. Gaps are legal; overlaps are not.
     UnexpectedOffset {
-        /// The offset that should come next.
+        /// The least offset allowed there: the end of the previous record's range (or the
+        /// segment's base offset).
         expected: u64,
         /// The offset the record carries.
         found: u64,
     },
-    /// A segment does not start where the previous one ends, so records are missing or doubled.
+    /// A valid record's range ends past the end of its segment's range.
+    PastSegmentEnd {
+        /// The end of the record's range (`offset + span`).
+        record_end: u64,
+        /// The end of the segment's range (its `next_offset`).
+        segment_end: u64,
+    },
+    /// A record's span is 0, or its range passes `u64::MAX`.
+    BadSpan {
+        /// The record's first offset.
+        offset: u64,
+        /// Its span.
+        span: u32,
+    },
+    /// A segment does not start where the previous one ends: offsets overlap, or (with a valid
+    /// index saying where the previous segment ends) a segment is missing.
     Discontinuous {
-        /// The previous segment's end offset.
+        /// The previous segment's end offset (the end of its records, if its index was
+        /// rebuilt).
         expected: u64,
         /// This segment's base offset.
         found: u64,
@@ -153,7 +206,19 @@ impl fmt::Display for CorruptReason {
                 )
             }
             CorruptReason::UnexpectedOffset { expected, found } => {
-                write!(f, "record offset {found}, expected {expected}")
+                write!(f, "record offset {found}, expected at least {expected}")
+            }
+            CorruptReason::PastSegmentEnd {
+                record_end,
+                segment_end,
+            } => {
+                write!(
+                    f,
+                    "record range ends at {record_end}, past the segment end {segment_end}"
+                )
+            }
+            CorruptReason::BadSpan { offset, span } => {
+                write!(f, "record at offset {offset} has an invalid span {span}")
             }
             CorruptReason::Discontinuous { expected, found } => {
                 write!(f, "segment starts at offset {found}, expected {expected}")

@@ -27,9 +27,11 @@ struct IndexEntry {
 /// What a persisted index describes, checked against the segment file when loading.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct IndexedSegment {
-    /// Offset of the segment's first record (its file name).
+    /// Start of the segment's offset range (its file name), at or below its first record's
+    /// offset.
     pub(crate) base_offset: u64,
-    /// Offset after its last record.
+    /// End of its offset range: at or past its last record's range, where the next segment
+    /// starts. A rewrite keeps it, even if it drops the last records.
     pub(crate) next_offset: u64,
     /// Length of the `.log` file the index was built from.
     pub(crate) log_bytes: u64,
@@ -158,7 +160,7 @@ impl SegmentIndex {
         {
             return None;
         }
-        let records = segment.next_offset.checked_sub(base_offset)?;
+        let range = segment.next_offset.checked_sub(base_offset)?;
         let mut entries: Vec<IndexEntry> =
             Vec::with_capacity(offset_entries.len() / OFFSET_ENTRY_BYTES);
         let pairs = offset_entries
@@ -173,11 +175,12 @@ impl SegmentIndex {
             };
             let previous = entries.last();
             let valid = le_u32(t, 8)? == relative_offset
-                && u64::from(relative_offset) < records
+                && u64::from(relative_offset) < range
                 && u64::from(entry.position) < log_bytes
                 && entry.max_timestamp_ms <= max_ts
                 && match previous {
-                    None => entry.relative_offset == 0 && entry.position == 0,
+                    // The first record, which may lie past the base after a rewrite.
+                    None => entry.position == 0,
                     Some(p) => {
                         p.relative_offset < entry.relative_offset
                             && p.position < entry.position
@@ -189,15 +192,17 @@ impl SegmentIndex {
             }
             entries.push(entry);
         }
-        if entries.is_empty() {
+        // A segment without records (a rewrite dropped them all) has no entries; any other has
+        // one for its first record at least.
+        if entries.is_empty() != (log_bytes == 0) {
             return None;
         }
         let index = SegmentIndex {
+            max_timestamp_ms: (!entries.is_empty()).then_some(max_ts),
             entries,
             interval_bytes: 0,
             bytes_since_entry: 0,
             first_timestamp_ms: None,
-            max_timestamp_ms: Some(max_ts),
         };
         Some((index, segment))
     }
@@ -307,6 +312,41 @@ mod tests {
         assert_eq!(segment, meta(8));
         assert_eq!(loaded.entries, index.entries);
         assert_eq!(loaded.max_timestamp_ms(), Some(9));
+    }
+
+    #[test]
+    fn persisted_index_accepts_gaps_and_empty_segments() {
+        // docs/log-format.md#index-files-baseindex-basetimeindex: the first record may lie past
+        // the base, and a rewritten segment may hold no record at all.
+        let mut index = SegmentIndex::new(0);
+        index.on_record(3, 0, 7, 100);
+        index.on_record(9, 100, 5, 100);
+        let (offsets, times) = index.encode(IndexedSegment {
+            log_bytes: 200,
+            ..meta(12)
+        });
+        let (loaded, _) = SegmentIndex::decode(&offsets, &times, 40, 200).unwrap();
+        assert_eq!(loaded.entries, index.entries);
+        assert_eq!(loaded.seek_offset(2), (0, 0));
+        assert_eq!(loaded.seek_offset(10), (9, 100));
+
+        let empty = SegmentIndex::new(0);
+        let segment = IndexedSegment {
+            log_bytes: 0,
+            ..meta(5)
+        };
+        let (offsets, times) = empty.encode(segment);
+        let (loaded, got) = SegmentIndex::decode(&offsets, &times, 40, 0).unwrap();
+        assert_eq!(got, segment);
+        assert!(loaded.entries.is_empty());
+        assert_eq!(loaded.max_timestamp_ms(), None);
+        // But a non-empty file needs entries, and an empty one has none.
+        assert!(SegmentIndex::decode(&offsets, &times, 40, 10).is_none());
+        let (offsets, times) = index.encode(IndexedSegment {
+            log_bytes: 0,
+            ..meta(12)
+        });
+        assert!(SegmentIndex::decode(&offsets, &times, 40, 0).is_none());
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn read_file(&self, path: &Path) -> io::Result<Vec<u8>>;
     /// Removes a file.
     fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Renames a file, atomically replacing `to` if it exists (rename(2)). Made durable by
+    /// [`Storage::sync_dir`].
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Makes the directory's entries (created and removed names) durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
 }
@@ -94,6 +97,10 @@ impl Storage for StdStorage {
         fs::remove_file(path)
     }
 
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
+
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         File::open(dir)?.sync_all()
     }
@@ -124,8 +131,9 @@ impl StorageFile for StdFile {
 /// [`StdStorage`] with faults on demand and counters, for tests of poisoning, torn writes and
 /// group commit. Clones share their faults and counters.
 ///
-/// Counted and failed are the writes and syncs of open files (segments), not index files or
-/// directory syncs. A failed write first writes half of its bytes, like a torn write.
+/// Counted and failed are the writes and syncs of open files (segments and their rewrites),
+/// not index files, renames or directory syncs. A failed write first writes half of its bytes,
+/// like a torn write.
 #[derive(Clone, Debug, Default)]
 pub struct FaultyStorage {
     faults: Arc<Faults>,
@@ -230,6 +238,10 @@ impl Storage for FaultyStorage {
 
     fn remove(&self, path: &Path) -> io::Result<()> {
         StdStorage.remove(path)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        StdStorage.rename(from, to)
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {

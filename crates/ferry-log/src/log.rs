@@ -35,7 +35,7 @@ pub struct Log {
     /// Set when a write or fsync of this log failed; shared with its segment files so that the
     /// flusher can set it.
     poisoned: Arc<AtomicBool>,
-    /// Closed segments, oldest first, each starting where the previous one ends.
+    /// Closed segments, oldest first, each starting where the previous one's range ends.
     pub(crate) closed: Vec<Segment>,
     /// The segment appends go to; starts where the last closed segment ends.
     pub(crate) active: Segment,
@@ -115,21 +115,40 @@ impl Log {
         &self.recovery
     }
 
-    /// Writes one framed record at the end of the active segment (a write(2), no fsync),
-    /// rolling to a new segment first if the active one would grow past
-    /// [`LogConfig::segment_bytes`] or is older than [`LogConfig::segment_age`].
+    /// Writes one framed record of span 1 at the end of the active segment: the same as
+    /// [`Log::append_span`] with `span` 1, as queues use it.
     ///
     /// # Errors
     ///
-    /// [`LogError::Poisoned`] if an earlier write or fsync failed; [`LogError::RecordTooLarge`]
-    /// if the payload exceeds [`record::MAX_PAYLOAD_BYTES`]; [`LogError::Io`] if the write
-    /// fails, which poisons the log (nothing in memory changes, and reopening cuts off whatever
-    /// part of the record reached the file).
+    /// As [`Log::append_span`].
     pub fn append(
         &mut self,
         timestamp_ms: u64,
         kind: u8,
         payload: &[u8],
+    ) -> Result<Appended, LogError> {
+        self.append_span(timestamp_ms, kind, payload, 1)
+    }
+
+    /// Writes one framed record occupying the `span` offsets `next_offset .. next_offset +
+    /// span` (e.g. one record per stream record of a batch payload) at the end of the active
+    /// segment (a write(2), no fsync), and advances [`Log::next_offset`] by `span`. Rolls to a
+    /// new segment first if the active one would grow past [`LogConfig::segment_bytes`], is
+    /// older than [`LogConfig::segment_age`], or would cover more than `u32::MAX` offsets.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Poisoned`] if an earlier write or fsync failed; [`LogError::InvalidSpan`] if
+    /// `span` is 0 or the range would pass `u64::MAX`; [`LogError::RecordTooLarge`] if the
+    /// payload exceeds [`record::MAX_PAYLOAD_BYTES`]; [`LogError::Io`] if the write fails,
+    /// which poisons the log (nothing in memory changes, and reopening cuts off whatever part
+    /// of the record reached the file). The other errors change nothing.
+    pub fn append_span(
+        &mut self,
+        timestamp_ms: u64,
+        kind: u8,
+        payload: &[u8],
+        span: u32,
     ) -> Result<Appended, LogError> {
         self.check_poisoned()?;
         let too_large = || LogError::RecordTooLarge {
@@ -139,12 +158,21 @@ impl Log {
         if payload.len() > MAX_PAYLOAD_BYTES {
             return Err(too_large());
         }
-        if self.needs_roll(record::framed_bytes(payload.len()) as u64, timestamp_ms) {
+        let offset = self.next_offset();
+        if span == 0 || offset.checked_add(u64::from(span)).is_none() {
+            return Err(LogError::InvalidSpan { offset, span });
+        }
+        if self.needs_roll(
+            record::framed_bytes(payload.len()) as u64,
+            timestamp_ms,
+            span,
+        ) {
             self.roll()?;
         }
-        let offset = self.active.next_offset();
+        debug_assert_eq!(self.active.next_offset(), offset);
         let header = RecordHeader {
             offset,
+            span,
             timestamp_ms,
             kind,
         };
@@ -154,12 +182,12 @@ impl Log {
             record::decode(&self.frame),
             Ok(record::Decoded::Record { header: h, payload: p, .. }) if h == header && p == payload
         ));
-        let written = self.active.append(&self.frame, timestamp_ms);
+        let written = self.active.append(&self.frame, timestamp_ms, span);
         if self.frame.capacity() > FRAME_BUFFER_KEEP_BYTES {
             self.frame = Vec::new();
         }
         let location = written.inspect_err(|_| self.poison())?;
-        debug_assert_eq!(self.active.next_offset(), offset + 1);
+        debug_assert_eq!(self.active.next_offset(), offset + u64::from(span));
         self.note_written();
         Ok(Appended {
             offset,
@@ -168,7 +196,7 @@ impl Log {
         })
     }
 
-    fn needs_roll(&self, framed_bytes: u64, timestamp_ms: u64) -> bool {
+    fn needs_roll(&self, framed_bytes: u64, timestamp_ms: u64, span: u32) -> bool {
         if self.active.is_empty() {
             return false;
         }
@@ -179,7 +207,9 @@ impl Log {
             }
             _ => false,
         };
-        too_big || too_old
+        // Offsets relative to the base are stored as u32 in the index.
+        let offsets = self.active.next_offset() - self.active.base_offset() + u64::from(span);
+        too_big || too_old || offsets > u64::from(u32::MAX)
     }
 
     /// Remembers that the active segment needs syncing, as the policy wants it.
@@ -254,9 +284,10 @@ impl Log {
         Ok(())
     }
 
-    /// Deletes the closed segments all of whose records have offsets below `offset`, oldest
-    /// first. The active segment is never deleted (roll first to make it deletable). Returns
-    /// how many were deleted.
+    /// Deletes the closed segments whose whole offset range lies below `offset` (their
+    /// `next_offset` is at or below it), oldest first: a segment holding a record whose range
+    /// reaches `offset` or past it stays. The active segment is never deleted (roll first to
+    /// make it deletable). Returns how many were deleted.
     ///
     /// # Errors
     ///
@@ -284,14 +315,15 @@ impl Log {
         result.map(|()| deleted)
     }
 
-    /// First offset still stored (equal to [`Log::next_offset`] when the log is empty).
+    /// Start of the first segment's offset range: the first offset still stored, unless a
+    /// rewrite dropped it (equal to [`Log::next_offset`] when the log is empty).
     pub fn start_offset(&self) -> u64 {
         self.closed
             .first()
             .map_or(self.active.base_offset(), Segment::base_offset)
     }
 
-    /// Offset the next append gets.
+    /// Offset the next append gets: the end of the last record's range.
     pub fn next_offset(&self) -> u64 {
         self.active.next_offset()
     }
@@ -303,6 +335,7 @@ impl Log {
                 base_offset: s.base_offset(),
                 next_offset: s.next_offset(),
                 bytes: s.bytes(),
+                max_timestamp_ms: s.max_timestamp_ms(),
                 is_active: std::ptr::eq(s, &self.active),
             })
             .collect()
@@ -324,7 +357,7 @@ impl Log {
         &self.config
     }
 
-    fn check_poisoned(&self) -> Result<(), LogError> {
+    pub(crate) fn check_poisoned(&self) -> Result<(), LogError> {
         if self.is_poisoned() {
             return Err(LogError::Poisoned);
         }

@@ -1,7 +1,6 @@
 //! Reading a [`Log`]: by offset, by byte location, by timestamp, and replay.
 
-use crate::error::CorruptReason;
-use crate::reader::SegmentReader;
+use crate::reader::Records;
 use crate::record::HEADER_BYTES;
 use crate::segment::Segment;
 use crate::{Location, Log, LogError, Record};
@@ -24,8 +23,12 @@ impl Log {
     }
 
     /// The records from offset `from` onward, in order, until their framed size would pass
-    /// `max_bytes`; at least one record if `from` is below [`Log::next_offset`]. Empty if
-    /// `from` equals it.
+    /// `max_bytes`, but at least one if there is any.
+    ///
+    /// The first record returned is the first whose range ends after `from`: the record
+    /// containing `from` (which may start before it: a caller that wants stream records from
+    /// `from` skips the earlier part of that batch), or the next record after a gap a rewrite
+    /// left. Empty if `from` equals [`Log::next_offset`], or if only gaps lie from `from` on.
     ///
     /// # Errors
     ///
@@ -48,7 +51,8 @@ impl Log {
     }
 
     /// Every record from offset `from` to the end, in order, read lazily segment by segment:
-    /// for rebuilding state on recovery. The iterator stops after the first error.
+    /// for rebuilding state on recovery. It starts, as [`Log::read`] does, at the first record
+    /// whose range ends after `from`. The iterator stops after the first error.
     ///
     /// # Errors
     ///
@@ -63,12 +67,13 @@ impl Log {
             log: self,
             segment: self.segment_index_of(from),
             from,
-            reader: None,
+            records: None,
             failed: false,
         })
     }
 
     /// Offset of the first record whose timestamp is ≥ `ts_ms`, or `None` if there is none.
+    /// For a record of several offsets, that is its first offset.
     ///
     /// Producer timestamps need not be monotonic. As in Kafka, the search uses each segment's
     /// running maximum timestamp: it skips the segments whose maximum is below `ts_ms`, seeks
@@ -109,8 +114,8 @@ impl Log {
         Ok(())
     }
 
-    /// Position in closed ++ [active] of the segment holding `offset` (the active one for
-    /// offsets at or past its base).
+    /// Position in closed ++ [active] of the segment whose range holds `offset` (the active one
+    /// for offsets at or past its base). Segments tile the offset space, so there is one.
     fn segment_index_of(&self, offset: u64) -> usize {
         if offset >= self.active.base_offset() {
             return self.closed.len();
@@ -143,7 +148,7 @@ struct Replay<'a> {
     /// Position in closed ++ [active] of the segment being read.
     segment: usize,
     from: u64,
-    reader: Option<(&'a Segment, SegmentReader<'a>)>,
+    records: Option<Records>,
     failed: bool,
 }
 
@@ -152,47 +157,26 @@ impl Iterator for Replay<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.failed {
-            let (segment, reader) = match &mut self.reader {
-                Some((segment, reader)) => (*segment, reader),
+            let records = match &mut self.records {
+                Some(records) => records,
                 None => {
                     let segment = self.log.segment_at(self.segment)?;
                     let reader = segment.reader_at_offset(self.from.max(segment.base_offset()));
-                    let (segment, reader) = self.reader.insert((segment, reader));
-                    (*segment, reader)
+                    let records = Records::new(reader, segment.base_offset(), self.from);
+                    self.records.insert(records)
                 }
             };
-            let record = match reader.next_view() {
-                Ok(Some(view)) if view.header.offset < self.from => continue,
-                Ok(Some(view)) => Some(Record {
-                    offset: view.header.offset,
-                    timestamp_ms: view.header.timestamp_ms,
-                    kind: view.header.kind,
-                    payload: view.payload.to_vec(),
-                    location: Location {
-                        segment: segment.base_offset(),
-                        position: view.position + HEADER_BYTES as u64,
-                    },
-                }),
-                Ok(None) => None,
-                Err(e) => {
+            match records.next() {
+                Some(Ok(record)) => return Some(Ok(record)),
+                Some(Err(e)) => {
                     self.failed = true;
-                    return Some(Err(e.into_log_error(segment.path())));
+                    return Some(Err(e));
                 }
-            };
-            if let Some(record) = record {
-                return Some(Ok(record));
+                None => {
+                    self.segment += 1;
+                    self.records = None;
+                }
             }
-            if reader.expected_offset() != segment.next_offset() {
-                self.failed = true;
-                let reason = CorruptReason::UnexpectedOffset {
-                    expected: segment.next_offset(),
-                    found: reader.expected_offset(),
-                };
-                let position = reader.position();
-                return Some(Err(LogError::corrupt(segment.path(), position, reason)));
-            }
-            self.segment += 1;
-            self.reader = None;
         }
         None
     }

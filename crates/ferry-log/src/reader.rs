@@ -1,16 +1,17 @@
 //! Reading records back from a segment file: a buffered reader that validates the length,
-//! CRC and offset of every record it returns, and the whole-segment scan used on open.
+//! CRC and offset range of every record it returns, and the whole-segment scan used on open.
 
 #![deny(clippy::indexing_slicing)]
 
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 
-use crate::LogError;
 use crate::error::CorruptReason;
 use crate::index::SegmentIndex;
 use crate::record::{self, Decoded, RecordHeader};
 use crate::segment::SegmentFile;
+use crate::{Location, LogError, Record};
 
 /// Bytes read from a segment at a time when scanning.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
@@ -50,36 +51,109 @@ pub(crate) struct RecordView<'a> {
     pub(crate) framed_bytes: u64,
 }
 
-/// Reads the records of one segment in order from a record start, checking each record's CRC
-/// and that offsets follow each other.
+impl RecordView<'_> {
+    /// The record as callers get it, read from the segment starting at `segment`.
+    fn to_record(&self, segment: u64) -> Record {
+        Record {
+            offset: self.header.offset,
+            span: self.header.span,
+            timestamp_ms: self.header.timestamp_ms,
+            kind: self.header.kind,
+            payload: self.payload.to_vec(),
+            location: Location {
+                segment,
+                position: self.position + record::HEADER_BYTES as u64,
+            },
+        }
+    }
+}
+
+/// The records a [`SegmentReader`] reads, as callers get them, from the first whose range ends
+/// after `from` (so the one containing `from`, if any). Stops after the first error.
 #[derive(Debug)]
-pub(crate) struct SegmentReader<'a> {
-    file: &'a SegmentFile,
+pub(crate) struct Records {
+    reader: SegmentReader,
+    /// Base offset of the segment read, for the records' locations.
+    segment: u64,
+    from: u64,
+    failed: bool,
+}
+
+impl Records {
+    pub(crate) fn new(reader: SegmentReader, segment: u64, from: u64) -> Records {
+        Records {
+            reader,
+            segment,
+            from,
+            failed: false,
+        }
+    }
+}
+
+impl Iterator for Records {
+    type Item = Result<Record, LogError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.failed {
+            match self.reader.next_view() {
+                // `decode` refuses ranges that overflow.
+                Ok(Some(view)) if view.header.next_offset().unwrap_or(u64::MAX) <= self.from => {}
+                Ok(Some(view)) => return Some(Ok(view.to_record(self.segment))),
+                Ok(None) => return None,
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e.into_log_error(self.reader.file().path())));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Reads the records of one segment in order from a record start, checking each record's CRC
+/// and that offset ranges increase without overlapping and stay inside the segment's range.
+/// Gaps between records are legal (a rewrite leaves them).
+///
+/// It holds its own reference to the file, so it can outlive the segment (and move to another
+/// thread, for a [`crate::SegmentSource`]).
+#[derive(Debug)]
+pub(crate) struct SegmentReader {
+    file: Arc<SegmentFile>,
     /// Start of the next record.
     position: u64,
     /// End of the readable bytes (the segment's size).
     end: u64,
-    /// Offset the next record must carry.
-    expected_offset: u64,
+    /// The least offset the next record may carry: the end of the previous record's range.
+    min_offset: u64,
+    /// No record's range may end past this offset: the end of the segment's range.
+    max_offset: u64,
     buf: Vec<u8>,
     /// File position of `buf[0]`.
     buf_start: u64,
 }
 
-impl<'a> SegmentReader<'a> {
-    pub(crate) fn new(
-        file: &'a SegmentFile,
-        position: u64,
-        end: u64,
-        expected_offset: u64,
-    ) -> Self {
+/// Where a [`SegmentReader`] starts and what offsets it accepts.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReadFrom {
+    /// A record start in the file.
+    pub(crate) position: u64,
+    /// The least offset the record there may carry.
+    pub(crate) min_offset: u64,
+    /// The end of the segment's offset range.
+    pub(crate) max_offset: u64,
+}
+
+impl SegmentReader {
+    /// A reader of `file`, whose valid bytes end at `end`.
+    pub(crate) fn new(file: Arc<SegmentFile>, end: u64, from: ReadFrom) -> Self {
         SegmentReader {
             file,
-            position,
+            position: from.position,
             end,
-            expected_offset,
+            min_offset: from.min_offset,
+            max_offset: from.max_offset,
             buf: Vec::new(),
-            buf_start: position,
+            buf_start: from.position,
         }
     }
 
@@ -88,9 +162,14 @@ impl<'a> SegmentReader<'a> {
         self.position
     }
 
-    /// Offset the next record must carry.
-    pub(crate) fn expected_offset(&self) -> u64 {
-        self.expected_offset
+    /// The least offset the next record may carry: the end of the last one returned.
+    pub(crate) fn min_offset(&self) -> u64 {
+        self.min_offset
+    }
+
+    /// The file read.
+    pub(crate) fn file(&self) -> &SegmentFile {
+        &self.file
     }
 
     /// The next record, `None` at the end, or why the bytes there are not a valid record.
@@ -117,15 +196,25 @@ impl<'a> SegmentReader<'a> {
             };
             return Err(invalid(reason));
         };
-        if header.offset != self.expected_offset {
-            let expected = self.expected_offset;
+        if header.offset < self.min_offset {
+            let expected = self.min_offset;
             let found = header.offset;
             return Err(invalid(CorruptReason::UnexpectedOffset { expected, found }));
+        }
+        // `decode` refuses records whose range overflows.
+        let record_end = header.next_offset().unwrap_or(u64::MAX);
+        if record_end > self.max_offset {
+            let segment_end = self.max_offset;
+            let reason = CorruptReason::PastSegmentEnd {
+                record_end,
+                segment_end,
+            };
+            return Err(invalid(reason));
         }
         let framed_bytes = framed_bytes as u64;
         debug_assert!(position + framed_bytes <= self.end);
         self.position += framed_bytes;
-        self.expected_offset += 1;
+        self.min_offset = record_end;
         Ok(Some(RecordView {
             position,
             header,
@@ -181,7 +270,8 @@ impl<'a> SegmentReader<'a> {
 #[derive(Debug)]
 pub(crate) struct Scan {
     pub(crate) index: SegmentIndex,
-    pub(crate) next_offset: u64,
+    /// The end of the last valid record's range (the base offset if there is none).
+    pub(crate) records_end: u64,
     /// Bytes of whole valid records from the start.
     pub(crate) valid_bytes: u64,
     pub(crate) records: u64,
@@ -190,9 +280,10 @@ pub(crate) struct Scan {
 }
 
 /// Scans `file` (of `file_bytes`) from the start, expecting offsets from `base_offset`, up to the
-/// first invalid record.
+/// first invalid record. Record ranges must end within `u32::MAX` offsets of the base, so that
+/// relative offsets fit in the index.
 pub(crate) fn scan(
-    file: &SegmentFile,
+    file: &Arc<SegmentFile>,
     base_offset: u64,
     file_bytes: u64,
     interval_bytes: u32,
@@ -202,12 +293,17 @@ pub(crate) fn scan(
         return Err(LogError::corrupt(file.path(), 0, reason));
     }
     let mut index = SegmentIndex::new(interval_bytes);
-    let mut reader = SegmentReader::new(file, 0, file_bytes, base_offset);
+    let from = ReadFrom {
+        position: 0,
+        min_offset: base_offset,
+        max_offset: base_offset.saturating_add(u64::from(u32::MAX)),
+    };
+    let mut reader = SegmentReader::new(Arc::clone(file), file_bytes, from);
     let mut records = 0;
     let invalid = loop {
         match reader.next_view() {
             Ok(Some(view)) => {
-                // Both fit in u32: the file does, and so does the offset count within it.
+                // Both fit in u32: the file does, and so do offsets below `max_offset`.
                 let relative = (view.header.offset - base_offset) as u32;
                 let ts = view.header.timestamp_ms;
                 index.on_record(relative, view.position as u32, ts, view.framed_bytes);
@@ -220,7 +316,7 @@ pub(crate) fn scan(
     };
     Ok(Scan {
         index,
-        next_offset: reader.expected_offset(),
+        records_end: reader.min_offset(),
         valid_bytes: reader.position(),
         records,
         invalid,

@@ -1,14 +1,14 @@
 //! Opening a log directory: find the segments, load or rebuild the indexes of the closed ones,
 //! validate the newest one record by record and cut off a torn or corrupt tail, and undo what a
-//! crash in the middle of a roll can leave behind.
+//! crash in the middle of a roll or a segment rewrite can leave behind.
 
 use std::collections::BTreeSet;
 use std::io;
 
 use crate::error::CorruptReason;
 use crate::segment::{
-    INDEX_EXTENSION, LOG_EXTENSION, Segment, SegmentEnv, TIMEINDEX_EXTENSION, Truncation,
-    segment_path,
+    INDEX_EXTENSION, LOG_EXTENSION, REWRITE_EXTENSION, Segment, SegmentEnv, TIMEINDEX_EXTENSION,
+    Truncation, segment_path,
 };
 use crate::{Location, LogError};
 
@@ -29,9 +29,12 @@ pub struct RecoveryReport {
     pub truncated_at: Option<Location>,
     /// Why the bytes there were not a valid record.
     pub truncate_reason: Option<CorruptReason>,
-    /// Base offsets of empty newest segments that did not follow on from the previous segment
-    /// (left by a crash while rolling) and were removed.
+    /// Base offsets of empty newest segments whose range overlapped the previous segment's
+    /// (which no roll can leave) and were removed.
     pub removed_segments: Vec<u64>,
+    /// Base offsets of segment rewrites that never replaced their segment (the process stopped
+    /// before [`crate::Log::replace_segment`]); their temporary files were removed.
+    pub removed_rewrites: Vec<u64>,
 }
 
 /// The segments found in a directory, by base offset.
@@ -39,6 +42,7 @@ pub struct RecoveryReport {
 struct Listing {
     logs: BTreeSet<u64>,
     indexes: BTreeSet<u64>,
+    rewrites: BTreeSet<u64>,
 }
 
 fn list(env: SegmentEnv<'_>) -> Result<Listing, LogError> {
@@ -48,7 +52,7 @@ fn list(env: SegmentEnv<'_>) -> Result<Listing, LogError> {
         .map_err(|e| LogError::io("list log directory", env.dir, e))?;
     let mut listing = Listing::default();
     for name in names {
-        let parsed = name.rsplit_once('.').and_then(|(stem, extension)| {
+        let parsed = name.split_once('.').and_then(|(stem, extension)| {
             let digits = stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit());
             digits.then(|| stem.parse::<u64>().ok().map(|base| (base, extension)))?
         });
@@ -58,6 +62,9 @@ fn list(env: SegmentEnv<'_>) -> Result<Listing, LogError> {
             }
             Some((base, INDEX_EXTENSION | TIMEINDEX_EXTENSION)) => {
                 listing.indexes.insert(base);
+            }
+            Some((base, REWRITE_EXTENSION)) => {
+                listing.rewrites.insert(base);
             }
             _ => {
                 let dir = env.dir.display();
@@ -83,6 +90,15 @@ pub(crate) fn recover(
         env.remove_index_files(*orphan)?;
     }
     let mut report = RecoveryReport::default();
+    for base in listing.rewrites {
+        let path = segment_path(env.dir, base, REWRITE_EXTENSION);
+        let shown = path.display();
+        tracing::warn!(path = %shown, "removing an unfinished segment rewrite");
+        env.storage
+            .remove(&path)
+            .map_err(|e| LogError::io("remove segment rewrite", &path, e))?;
+        report.removed_rewrites.push(base);
+    }
     let mut bases: Vec<u64> = listing.logs.into_iter().collect();
     let Some(newest) = bases.pop() else {
         let active = Segment::create(env, 0)?;
@@ -98,7 +114,26 @@ pub(crate) fn recover(
     let mut closed = open_closed_segments(env, &bases, &mut report)?;
     let active = recover_newest(env, newest, &mut closed, &mut report)?;
     report.segments = closed.len() + 1;
+    let closed = closed
+        .into_iter()
+        .map(|c| {
+            if c.rebuilt {
+                c.segment.write_index_files(env);
+            }
+            c.segment
+        })
+        .collect();
     Ok((closed, active, report))
+}
+
+/// A closed segment opened during recovery.
+#[derive(Debug)]
+struct Closed {
+    segment: Segment,
+    /// Opened by a scan, not from its index: its range is only known to reach the end of its
+    /// records until the next segment is seen (see [`reaches`]), and its index files are
+    /// written once it is.
+    rebuilt: bool,
 }
 
 /// Opens the closed segments and checks that each starts where the previous one ends.
@@ -106,28 +141,41 @@ fn open_closed_segments(
     env: SegmentEnv<'_>,
     bases: &[u64],
     report: &mut RecoveryReport,
-) -> Result<Vec<Segment>, LogError> {
-    let mut closed: Vec<Segment> = Vec::with_capacity(bases.len());
+) -> Result<Vec<Closed>, LogError> {
+    let mut closed: Vec<Closed> = Vec::with_capacity(bases.len());
     for &base in bases {
         let (segment, scanned) = Segment::open_closed(env, base)?;
-        if scanned > 0 {
+        if let Some(records) = scanned {
             report.indexes_rebuilt += 1;
-            report.records_scanned += scanned;
+            report.records_scanned += records;
         }
-        check_follows(closed.last(), &segment)?;
-        closed.push(segment);
+        if let Some(previous) = closed.last_mut()
+            && !reaches(previous, base)
+        {
+            return Err(discontinuous(&previous.segment, &segment));
+        }
+        let rebuilt = scanned.is_some();
+        closed.push(Closed { segment, rebuilt });
     }
     Ok(closed)
 }
 
-/// A segment must start at the offset where the one before it ends.
-fn check_follows(previous: Option<&Segment>, segment: &Segment) -> Result<(), LogError> {
-    match previous {
-        Some(previous) if previous.next_offset() != segment.base_offset() => {
-            Err(discontinuous(previous, segment))
-        }
-        _ => Ok(()),
+/// Whether the next segment may start at `base`, after `previous`: segments tile the offset
+/// space. A segment opened from its index knows its range, which must end exactly at `base`. A
+/// rebuilt one only knows where its records end: if that is at or below `base`, its range is
+/// extended to `base`, since the offsets between can only have been dropped by a rewrite (a
+/// roll names the new segment after the old one's end). Reusing them instead would give old
+/// offsets to new records.
+fn reaches(previous: &mut Closed, base: u64) -> bool {
+    let end = previous.segment.next_offset();
+    if end == base {
+        return true;
     }
+    if previous.rebuilt && end < base {
+        previous.segment.extend_range(base);
+        return true;
+    }
+    false
 }
 
 fn discontinuous(previous: &Segment, segment: &Segment) -> LogError {
@@ -138,13 +186,13 @@ fn discontinuous(previous: &Segment, segment: &Segment) -> LogError {
     LogError::corrupt(segment.path(), 0, reason)
 }
 
-/// Recovers the newest segment as the active one. An empty newest segment that does not follow
-/// on from the previous one is a leftover of a crash during a roll: it is removed and the
-/// previous segment becomes the active one again.
+/// Recovers the newest segment as the active one. An empty newest segment whose range overlaps
+/// the previous segment's (which no roll leaves, since a roll names the new segment after the
+/// old one's end) is removed, and the previous segment becomes the active one again.
 fn recover_newest(
     env: SegmentEnv<'_>,
     mut base: u64,
-    closed: &mut Vec<Segment>,
+    closed: &mut Vec<Closed>,
     report: &mut RecoveryReport,
 ) -> Result<Segment, LogError> {
     loop {
@@ -153,18 +201,18 @@ fn recover_newest(
         if let Some(truncation) = truncation {
             note_truncation(&segment, truncation, report);
         }
-        let Some(previous) = closed.last() else {
+        let Some(previous) = closed.last_mut() else {
             return Ok(segment);
         };
-        if previous.next_offset() == segment.base_offset() {
+        if reaches(previous, segment.base_offset()) {
             return Ok(segment);
         }
         if !segment.is_empty() {
-            return Err(discontinuous(previous, &segment));
+            return Err(discontinuous(&previous.segment, &segment));
         }
         let path = segment.path().to_path_buf();
         let shown = path.display();
-        tracing::warn!(path = %shown, "removing empty segment left by an interrupted roll");
+        tracing::warn!(path = %shown, "removing an empty newest segment that overlaps the previous one");
         drop(segment);
         env.storage
             .remove(&path)
@@ -172,7 +220,7 @@ fn recover_newest(
         sync_dir(env)?;
         report.removed_segments.push(base);
         if let Some(previous) = closed.pop() {
-            base = previous.base_offset();
+            base = previous.segment.base_offset();
         }
     }
 }
@@ -183,7 +231,7 @@ fn note_truncation(segment: &Segment, truncation: Truncation, report: &mut Recov
         position = truncation.position,
         truncated_bytes = truncation.bytes,
         reason = %truncation.reason,
-        records_kept = segment.next_offset() - segment.base_offset(),
+        next_offset = segment.next_offset(),
         "truncated torn or corrupt log tail"
     );
     report.truncated_bytes += truncation.bytes;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::error::CorruptReason;
 use crate::index::{IndexedSegment, SegmentIndex};
 use crate::io::{Storage, StorageFile};
-use crate::reader::{ScanError, SegmentReader, scan};
+use crate::reader::{ReadFrom, ScanError, SegmentReader, scan};
 use crate::{Location, LogError};
 
 /// Extension of segment data files.
@@ -19,6 +19,8 @@ pub(crate) const LOG_EXTENSION: &str = "log";
 pub(crate) const INDEX_EXTENSION: &str = "index";
 /// Extension of persisted time indexes.
 pub(crate) const TIMEINDEX_EXTENSION: &str = "timeindex";
+/// Extension of a segment rewrite in progress (renamed over the `.log` file when done).
+pub(crate) const REWRITE_EXTENSION: &str = "log.rewrite";
 
 /// Path of the file with the given extension for the segment starting at `base_offset`.
 pub(crate) fn segment_path(dir: &Path, base_offset: u64, extension: &str) -> PathBuf {
@@ -94,8 +96,12 @@ impl SegmentFile {
 /// One segment of a log.
 #[derive(Debug)]
 pub(crate) struct Segment {
+    /// Start of its offset range (its file name), at or below its first record's offset.
     base_offset: u64,
+    /// End of its offset range: where the next segment starts. The active segment's ends with
+    /// its last record; a closed segment's may lie past its last record after a rewrite.
     next_offset: u64,
+    /// Bytes of valid records in the file.
     bytes: u64,
     file: Arc<SegmentFile>,
     index: SegmentIndex,
@@ -127,12 +133,18 @@ impl SegmentEnv<'_> {
         file: io::Result<Box<dyn StorageFile>>,
     ) -> Result<Arc<SegmentFile>, LogError> {
         let file = file.map_err(|e| LogError::io("open segment", &path, e))?;
-        Ok(Arc::new(SegmentFile {
+        Ok(self.adopt(path, file))
+    }
+
+    /// Makes an already open file (a finished rewrite, renamed to `path`) a segment file of
+    /// this log.
+    pub(crate) fn adopt(&self, path: PathBuf, file: Box<dyn StorageFile>) -> Arc<SegmentFile> {
+        Arc::new(SegmentFile {
             path,
             file,
             poisoned: Arc::clone(self.poisoned),
             sync_scheduled: AtomicBool::new(false),
-        }))
+        })
     }
 
     fn file_bytes(&self, file: &SegmentFile) -> Result<u64, LogError> {
@@ -179,15 +191,19 @@ impl Segment {
         })
     }
 
-    /// Opens a closed segment from its persisted index, or by scanning it (and rewriting the
-    /// index) if the index files are missing or invalid. Returns the number of records scanned
-    /// (0 when the index was used).
+    /// Opens a closed segment from its persisted index, or by scanning it if the index files
+    /// are missing or invalid. Returns the number of records scanned, `None` when the index was
+    /// used.
     ///
-    /// Any invalid record is an error: a closed segment has no torn tail to drop.
+    /// A scan only knows where the records end, not where the segment's range ends (a rewrite
+    /// may have dropped its last records): the caller settles that with
+    /// [`Segment::extend_range`], then persists the rebuilt index with
+    /// [`Segment::write_index_files`]. Any invalid record is an error: a closed segment has no
+    /// torn tail to drop.
     pub(crate) fn open_closed(
         env: SegmentEnv<'_>,
         base_offset: u64,
-    ) -> Result<(Segment, u64), LogError> {
+    ) -> Result<(Segment, Option<u64>), LogError> {
         let file = env.open_file(segment_path(env.dir, base_offset, LOG_EXTENSION))?;
         let bytes = env.file_bytes(&file)?;
         let read = |ext| {
@@ -208,7 +224,7 @@ impl Segment {
                     file,
                     index,
                 },
-                0,
+                None,
             ));
         }
         let scanned = scan(&file, base_offset, bytes, env.index_interval_bytes)?;
@@ -217,13 +233,12 @@ impl Segment {
         }
         let segment = Segment {
             base_offset,
-            next_offset: scanned.next_offset,
+            next_offset: scanned.records_end,
             bytes,
             file,
             index: scanned.index,
         };
-        segment.write_index_files(env);
-        Ok((segment, scanned.records))
+        Ok((segment, Some(scanned.records)))
     }
 
     /// Opens the newest segment, keeping its valid records and cutting off (and syncing) any
@@ -253,7 +268,7 @@ impl Segment {
         env.remove_index_files(base_offset)?;
         let segment = Segment {
             base_offset,
-            next_offset: scanned.next_offset,
+            next_offset: scanned.records_end,
             bytes: scanned.valid_bytes,
             file,
             index: scanned.index,
@@ -282,12 +297,14 @@ impl Segment {
         }
     }
 
-    /// Writes one encoded record at the end of the segment and indexes it. On error nothing
-    /// in memory changes (the file may hold part of the record; the caller poisons the log).
+    /// Writes one encoded record of `span` offsets at the end of the segment and indexes it.
+    /// On error nothing in memory changes (the file may hold part of the record; the caller
+    /// poisons the log).
     pub(crate) fn append(
         &mut self,
         framed: &[u8],
         timestamp_ms: u64,
+        span: u32,
     ) -> Result<Location, LogError> {
         let position = self.bytes;
         let relative = u32::try_from(self.next_offset - self.base_offset);
@@ -304,11 +321,30 @@ impl Segment {
         self.index
             .on_record(relative, position32, timestamp_ms, framed_bytes);
         self.bytes += framed_bytes;
-        self.next_offset += 1;
+        self.next_offset += u64::from(span);
         Ok(Location {
             segment: self.base_offset,
             position,
         })
+    }
+
+    /// Moves the end of the range of a segment opened by a scan up to where the next segment
+    /// starts: the offsets between were dropped by a rewrite.
+    pub(crate) fn extend_range(&mut self, next_offset: u64) {
+        debug_assert!(next_offset >= self.next_offset);
+        self.next_offset = next_offset;
+    }
+
+    /// Swaps in the content of a finished rewrite: same offset range, new file and index.
+    pub(crate) fn replace_content(
+        &mut self,
+        file: Arc<SegmentFile>,
+        bytes: u64,
+        index: SegmentIndex,
+    ) {
+        self.file = file;
+        self.bytes = bytes;
+        self.index = index;
     }
 
     pub(crate) fn base_offset(&self) -> u64 {
@@ -343,21 +379,31 @@ impl Segment {
         self.index.max_timestamp_ms()
     }
 
-    /// A reader positioned at or shortly before the record at `offset` (which must lie in
-    /// this segment or be its `next_offset`).
-    pub(crate) fn reader_at_offset(&self, offset: u64) -> SegmentReader<'_> {
+    /// A reader positioned at or before the first record whose range contains `offset` or
+    /// lies after it (`offset` must lie in this segment's range or be its `next_offset`): at the
+    /// largest index entry at or below `offset`, since every record before that entry ends at or
+    /// below it.
+    pub(crate) fn reader_at_offset(&self, offset: u64) -> SegmentReader {
         debug_assert!(self.base_offset <= offset && offset <= self.next_offset);
         let relative = u32::try_from(offset.saturating_sub(self.base_offset)).unwrap_or(u32::MAX);
         let (indexed, position) = self.index.seek_offset(relative);
-        let expected = self.base_offset + u64::from(indexed);
-        SegmentReader::new(&self.file, position, self.bytes, expected)
+        self.reader_from(position, indexed)
     }
 
     /// A reader positioned so that every record before it has a timestamp below `timestamp_ms`.
-    pub(crate) fn reader_at_timestamp(&self, timestamp_ms: u64) -> SegmentReader<'_> {
+    pub(crate) fn reader_at_timestamp(&self, timestamp_ms: u64) -> SegmentReader {
         let (relative, position) = self.index.seek_timestamp(timestamp_ms);
-        let expected = self.base_offset + u64::from(relative);
-        SegmentReader::new(&self.file, position, self.bytes, expected)
+        self.reader_from(position, relative)
+    }
+
+    /// A reader from the record at `position`, whose offset is at least `base + relative`.
+    fn reader_from(&self, position: u64, relative: u32) -> SegmentReader {
+        let from = ReadFrom {
+            position,
+            min_offset: self.base_offset + u64::from(relative),
+            max_offset: self.next_offset,
+        };
+        SegmentReader::new(Arc::clone(&self.file), self.bytes, from)
     }
 
     /// Reads `len` bytes at `position`, which must lie within the segment's records.

@@ -1,11 +1,14 @@
 //! Storage tests of ferry-log against real files in temporary directories: reads across
-//! segments, recovery from torn and corrupt files, and group commit with injected faults.
+//! segments, records of several offsets, recovery from torn and corrupt files, segment
+//! rewrites, and group commit with injected faults.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, missing_docs)]
 
 mod append_read;
 mod durability;
 mod recovery;
+mod rewrite;
+mod spans;
 
 use std::fs::{self, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -70,6 +73,40 @@ pub fn assert_records(records: &[Record], from: u64, until: u64) {
         assert_eq!(r.payload, payload(r.offset), "payload of {}", r.offset);
         assert_eq!(r.timestamp_ms, timestamp(r.offset));
         assert_eq!(r.kind, 1);
+        assert_eq!(r.span, 1);
+    }
+}
+
+/// The span the tests give the record at `offset`: 1 to 4 offsets.
+pub fn span(offset: u64) -> u32 {
+    1 + (offset % 4) as u32
+}
+
+/// Appends records of the test spans until the log's next offset reaches `until` (the last
+/// record may pass it); returns the offsets of the records appended.
+pub fn fill_spans(log: &mut Log, until: u64) -> Vec<u64> {
+    let mut offsets = Vec::new();
+    while log.next_offset() < until {
+        let offset = log.next_offset();
+        let appended = log
+            .append_span(timestamp(offset), 1, &payload(offset), span(offset))
+            .unwrap();
+        assert_eq!(appended.offset, offset);
+        assert_eq!(log.next_offset(), offset + u64::from(span(offset)));
+        offsets.push(offset);
+    }
+    offsets
+}
+
+/// Asserts that `records` are exactly the test records of spans at `offsets`.
+pub fn assert_span_records(records: &[Record], offsets: &[u64]) {
+    let got: Vec<u64> = records.iter().map(|r| r.offset).collect();
+    assert_eq!(got, offsets);
+    for r in records {
+        assert_eq!(r.span, span(r.offset), "span of {}", r.offset);
+        assert_eq!(r.payload, payload(r.offset), "payload of {}", r.offset);
+        assert_eq!(r.timestamp_ms, timestamp(r.offset));
+        assert_eq!(r.next_offset(), r.offset + u64::from(r.span));
     }
 }
 

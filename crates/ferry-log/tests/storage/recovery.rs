@@ -106,6 +106,7 @@ fn stale_record_with_a_wrong_offset_ends_the_tail() {
     let mut stale = Vec::new();
     let header = RecordHeader {
         offset: 3,
+        span: 1,
         timestamp_ms: 1,
         kind: 1,
     };
@@ -275,6 +276,7 @@ fn crash_mid_write_of_the_first_record_of_a_new_segment() {
     let mut torn = Vec::new();
     let header = RecordHeader {
         offset: next,
+        span: 1,
         timestamp_ms: 1,
         kind: 1,
     };
@@ -290,21 +292,77 @@ fn crash_mid_write_of_the_first_record_of_a_new_segment() {
 }
 
 #[test]
-fn empty_or_torn_newest_segment_with_a_name_that_does_not_follow_is_removed() {
+fn empty_or_torn_newest_segment_that_overlaps_the_previous_one_is_removed() {
+    // docs/log-format.md#opening-a-log-recovery: no roll names a segment inside the previous
+    // one's records.
     let flusher = Flusher::start();
     for content in [&b""[..], &[9u8, 0, 0][..]] {
         let dir = tempfile::tempdir().unwrap();
         let segments = segmented(dir.path(), &flusher);
-        let next = segments.last().unwrap().next_offset;
-        let stray = segment_file(dir.path(), next + 5, "log");
+        let last = *segments.last().unwrap();
+        assert!(last.base_offset < last.next_offset - 1);
+        let stray = segment_file(dir.path(), last.next_offset - 1, "log");
         fs::write(&stray, content).unwrap();
 
         let mut log = open(dir.path(), small_segments(300), &flusher);
-        assert_eq!(log.recovery().removed_segments, [next + 5]);
+        assert_eq!(log.recovery().removed_segments, [last.next_offset - 1]);
         assert!(!stray.exists());
         assert_eq!(log.segments(), segments);
         fill(&mut log, 45);
         assert_records(&all_records(&log), 0, 45);
+    }
+}
+
+/// A record at `offset` of span 1 with the test payload, framed.
+fn framed_record(offset: u64) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let header = RecordHeader {
+        offset,
+        span: 1,
+        timestamp_ms: timestamp(offset),
+        kind: 1,
+    };
+    record::encode(&mut bytes, header, &payload(offset)).unwrap();
+    bytes
+}
+
+#[test]
+fn newest_segment_named_past_the_end_of_the_previous_records_follows_a_gap() {
+    // docs/log-format.md#opening-a-log-recovery: without its index, a closed segment only
+    // shows where its records end; a rewrite may have dropped the offsets up to the next
+    // segment, and reusing them would give old offsets to new records.
+    let flusher = Flusher::start();
+    for with_record in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let segments = segmented(dir.path(), &flusher);
+        let next = segments.last().unwrap().next_offset;
+        let content = if with_record {
+            framed_record(next + 5)
+        } else {
+            Vec::new()
+        };
+        fs::write(segment_file(dir.path(), next + 5, "log"), content).unwrap();
+
+        let mut log = open(dir.path(), small_segments(300), &flusher);
+        assert!(log.recovery().removed_segments.is_empty());
+        let now = log.segments();
+        assert_eq!(now.len(), segments.len() + 1);
+        assert_eq!(now[now.len() - 2].next_offset, next + 5, "range extended");
+        assert_eq!(log.next_offset(), next + 5 + u64::from(with_record));
+        fill(&mut log, 50);
+        let offsets: Vec<u64> = all_records(&log).iter().map(|r| r.offset).collect();
+        let expected: Vec<u64> = (0..next).chain(next + 5..50).collect();
+        assert_eq!(offsets, expected);
+        // A read inside the gap starts at the next record.
+        assert_eq!(log.read(next + 1, 1).unwrap()[0].offset, next + 5);
+        drop(log);
+        let log = open(dir.path(), small_segments(300), &flusher);
+        assert_eq!(
+            log.recovery().indexes_rebuilt,
+            0,
+            "the extended range was persisted"
+        );
+        assert_eq!(log.segments()[now.len() - 2].next_offset, next + 5);
     }
 }
 
@@ -329,24 +387,37 @@ fn torn_closed_segment_before_an_empty_newest_one_is_an_error() {
 }
 
 #[test]
-fn newest_segment_with_records_that_do_not_follow_is_an_error() {
+fn newest_segment_with_records_that_overlap_the_previous_ones_is_an_error() {
     let flusher = Flusher::start();
     let dir = tempfile::tempdir().unwrap();
     let segments = segmented(dir.path(), &flusher);
     let next = segments.last().unwrap().next_offset;
-    let mut bytes = Vec::new();
-    let header = RecordHeader {
-        offset: next + 5,
-        timestamp_ms: 1,
-        kind: 1,
-    };
-    record::encode(&mut bytes, header, b"after a gap").unwrap();
-    fs::write(segment_file(dir.path(), next + 5, "log"), &bytes).unwrap();
+    let bytes = framed_record(next - 1);
+    fs::write(segment_file(dir.path(), next - 1, "log"), &bytes).unwrap();
 
     let err = ferry_log::Log::open(dir.path(), small_segments(300), &flusher).unwrap_err();
     let expected = CorruptReason::Discontinuous {
         expected: next,
-        found: next + 5,
+        found: next - 1,
+    };
+    assert!(
+        matches!(err, LogError::Corrupt { reason, .. } if reason == expected),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_segment_in_the_middle_is_an_error() {
+    // The indexes say where each segment ends, so a lost segment is not taken for a gap.
+    let flusher = Flusher::start();
+    let dir = tempfile::tempdir().unwrap();
+    let segments = segmented(dir.path(), &flusher);
+    let lost = segments[2].base_offset;
+    fs::remove_file(segment_file(dir.path(), lost, "log")).unwrap();
+    let err = ferry_log::Log::open(dir.path(), small_segments(300), &flusher).unwrap_err();
+    let expected = CorruptReason::Discontinuous {
+        expected: lost,
+        found: segments[3].base_offset,
     };
     assert!(
         matches!(err, LogError::Corrupt { reason, .. } if reason == expected),
