@@ -83,6 +83,117 @@ impl fmt::Display for QueueName {
     }
 }
 
+/// Longest stream name accepted (Kafka's topic-name limit).
+pub const MAX_STREAM_NAME_CHARS: usize = 249;
+
+/// Longest consumer-group name accepted.
+pub const MAX_GROUP_NAME_CHARS: usize = 255;
+
+/// Checks the rule stream and group names share: 1 to `max_chars` characters of
+/// `[A-Za-z0-9._-]`.
+fn check_dotted_name(
+    name: &str,
+    max_chars: usize,
+    too_long: &'static str,
+) -> Result<(), InvalidName> {
+    let refuse = |reason| InvalidName {
+        name: name.chars().take(100).collect(),
+        reason,
+    };
+    if name.is_empty() {
+        return Err(refuse("empty"));
+    }
+    if name.len() > max_chars {
+        return Err(refuse(too_long));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err(refuse("only letters, digits, '.', '_' and '-' are allowed"));
+    }
+    Ok(())
+}
+
+/// Implements the string conversions and `Display` a validated name type needs.
+macro_rules! name_conversions {
+    ($name:ident) => {
+        impl TryFrom<String> for $name {
+            type Error = InvalidName;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                $name::new(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(n: $name) -> String {
+                n.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+/// A stream's name, with Kafka's topic rules so that a Kafka topic *is* a stream: 1 to 249
+/// characters of `[A-Za-z0-9._-]`, and neither `.` nor `..`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct StreamName(String);
+
+impl StreamName {
+    /// Validates `name`.
+    ///
+    /// # Errors
+    /// [`InvalidName`] when it is empty, longer than 249 characters, has a character outside
+    /// `[A-Za-z0-9._-]`, or is `.` or `..`.
+    pub fn new(name: &str) -> Result<StreamName, InvalidName> {
+        check_dotted_name(name, MAX_STREAM_NAME_CHARS, "longer than 249 characters")?;
+        if name == "." || name == ".." {
+            return Err(InvalidName {
+                name: name.to_owned(),
+                reason: "'.' and '..' are not allowed",
+            });
+        }
+        Ok(StreamName(name.to_owned()))
+    }
+
+    /// The name as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+name_conversions!(StreamName);
+
+/// A consumer group's name (Kafka's `group.id`): 1 to 255 characters of `[A-Za-z0-9._-]`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct GroupName(String);
+
+impl GroupName {
+    /// Validates `name`.
+    ///
+    /// # Errors
+    /// [`InvalidName`] when it is empty, longer than 255 characters, or has a character outside
+    /// `[A-Za-z0-9._-]`.
+    pub fn new(name: &str) -> Result<GroupName, InvalidName> {
+        check_dotted_name(name, MAX_GROUP_NAME_CHARS, "longer than 255 characters")?;
+        Ok(GroupName(name.to_owned()))
+    }
+
+    /// The name as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+name_conversions!(GroupName);
+
 /// A message's identity, unique across queues: the queue's random incarnation id (high 64 bits)
 /// and the message's sequence number in that queue (low 64 bits). Shown as a UUID-like string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -240,6 +351,64 @@ mod tests {
                 .map(|n| n.has_fifo_suffix())
                 .unwrap_or(false)
         );
+    }
+
+    #[test]
+    fn stream_names() {
+        for ok in [
+            "a",
+            "orders.v2",
+            "A-b_9.c",
+            "...",
+            ".hidden",
+            &"x".repeat(MAX_STREAM_NAME_CHARS),
+        ] {
+            assert_eq!(
+                StreamName::new(ok).map(|n| n.to_string()),
+                Ok(ok.to_owned())
+            );
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a b",
+            "a/b",
+            "é",
+            "a:b",
+            &"x".repeat(MAX_STREAM_NAME_CHARS + 1),
+        ] {
+            assert!(StreamName::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn group_names() {
+        for ok in ["g", ".", "..", "billing.workers-2_a", &"x".repeat(255)] {
+            assert_eq!(GroupName::new(ok).map(|n| n.to_string()), Ok(ok.to_owned()));
+        }
+        for bad in ["", "a b", "a/b", "ü", &"x".repeat(256)] {
+            assert!(GroupName::new(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            GroupName::new(&"x".repeat(256)).map_err(|e| e.reason),
+            Err("longer than 255 characters")
+        );
+    }
+
+    #[test]
+    fn stream_and_group_names_serialise_as_strings() {
+        let s: StreamName =
+            serde_json::from_str(r#""orders.v2""#).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.as_str(), "orders.v2");
+        assert_eq!(
+            serde_json::to_string(&s).ok().as_deref(),
+            Some(r#""orders.v2""#)
+        );
+        assert!(serde_json::from_str::<StreamName>("\"..\"").is_err());
+        let g: GroupName = serde_json::from_str(r#""workers""#).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(g.as_str(), "workers");
+        assert!(serde_json::from_str::<GroupName>(r#""a b""#).is_err());
     }
 
     #[test]

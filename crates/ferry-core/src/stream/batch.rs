@@ -1,0 +1,900 @@
+//! Kafka's v2 record batch ("magic 2"), uncompressed: the bytes one stream log record stores.
+//!
+//! Integers are big-endian; `varint`/`varlong` are zigzag LEB128 (as protobuf's `sint32` /
+//! `sint64`), at most 5 and 10 bytes. Positions are from the start of the batch:
+//!
+//! ```text
+//!  0 base_offset             i64   offset of the first record; outside the CRC
+//!  8 batch_length            i32   bytes after this field (total − 12)
+//! 12 partition_leader_epoch  i32
+//! 16 magic                   i8    always 2
+//! 17 crc                     u32   CRC-32C of every byte from `attributes` to the end
+//! 21 attributes              i16   bits 0–2 compression, 3 timestamp type (1 = log append
+//!                                  time), 4 transactional, 5 control, 6 delete horizon
+//! 23 last_offset_delta       i32   the batch spans base_offset ..= base_offset + this
+//! 27 base_timestamp          i64   record timestamps are deltas from this
+//! 35 max_timestamp           i64
+//! 43 producer_id             i64   −1 without an idempotent producer
+//! 51 producer_epoch          i16   −1 likewise
+//! 53 base_sequence           i32   −1 likewise
+//! 57 record_count            i32
+//! 61 records, each:
+//!      length varint (bytes after it), attributes i8 (unused, 0), timestamp_delta varlong,
+//!      offset_delta varint, key_length varint (−1 = null), key, value_length varint
+//!      (−1 = null), value, header_count varint, then per header: key_length varint, key
+//!      (UTF-8), value_length varint (−1 = null), value
+//! ```
+//!
+//! Decoding never panics, whatever the bytes: indexing is denied in this module and the decoder
+//! is property-tested on random input.
+
+#![deny(clippy::indexing_slicing)]
+
+/// Bytes before the first record: the fixed part of a batch.
+pub const BATCH_HEADER_BYTES: usize = 61;
+
+/// Bytes of `base_offset` and `batch_length`, which `batch_length` does not count.
+const LOG_OVERHEAD_BYTES: usize = 12;
+/// Where the fields covered by the CRC begin (`attributes`).
+const CRC_START: usize = 21;
+/// The only record batch format this codec speaks.
+const MAGIC: u8 = 2;
+
+const ATTR_COMPRESSION_MASK: u16 = 0x07;
+const ATTR_LOG_APPEND_TIME: u16 = 0x08;
+const ATTR_TRANSACTIONAL: u16 = 0x10;
+const ATTR_CONTROL: u16 = 0x20;
+/// Set when `base_timestamp` carries a compaction delete horizon (KIP-534); Ferry never sets
+/// it and clears it when it rewrites a batch.
+pub(crate) const ATTR_DELETE_HORIZON: u16 = 0x40;
+
+/// Widest varint (an `i32`) and varlong (an `i64`), in bytes.
+const MAX_VARINT_BYTES: usize = 5;
+const MAX_VARLONG_BYTES: usize = 10;
+/// Smallest possible encoded record: a one-byte length and six one-byte fields.
+const MIN_RECORD_BYTES: usize = 7;
+
+/// One record of a stream, as a producer sends it and a consumer receives it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StreamRecord {
+    /// When the producer created the record, in milliseconds since the Unix epoch. Kafka stores
+    /// an `i64`: the encoder refuses values above `i64::MAX` and the decoder negative ones, so
+    /// every decoded value is at most `i64::MAX`.
+    pub timestamp_ms: u64,
+    /// What compaction and partitioning go by; `None` for a keyless record.
+    pub key: Option<Vec<u8>>,
+    /// The payload; `None` is a tombstone, which compaction reads as "delete this key".
+    pub value: Option<Vec<u8>>,
+    /// Ordered headers, duplicates allowed. Keys are strings; a value may be null (`None`), which
+    /// Kafka allows and which a rewrite by compaction must keep distinct from an empty value.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+/// How a batch's record timestamps are to be read (attribute bit 3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimestampType {
+    /// Each record carries the time its producer gave it.
+    CreateTime,
+    /// The broker stamped the batch: every record's timestamp is the batch's `max_timestamp`.
+    LogAppendTime,
+}
+
+/// The fixed fields of a batch, read without touching its records or checking its CRC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchHeader {
+    /// Offset of the batch's first record (an `i64` on the wire; never negative here).
+    pub base_offset: u64,
+    /// Bytes after the `batch_length` field; the whole batch is 12 bytes more.
+    pub batch_length: u32,
+    /// The leader epoch that wrote the batch (0 for batches Ferry encodes).
+    pub partition_leader_epoch: i32,
+    /// The stored CRC-32C (checked by [`decode_batch`], not by [`decode_header`]).
+    pub crc: u32,
+    /// Compression, timestamp type, transactional and control bits.
+    pub attributes: u16,
+    /// The last offset the batch spans, relative to `base_offset`. After compaction a batch
+    /// may hold fewer records than it spans, so this, not `record_count`, says which offsets
+    /// it covers.
+    pub last_offset_delta: u32,
+    /// The timestamp record deltas are relative to (the first record's timestamp, usually).
+    /// Kafka's raw `i64`.
+    pub base_timestamp_ms: i64,
+    /// The largest record timestamp (the append time under [`TimestampType::LogAppendTime`]);
+    /// what time-based retention and the time index go by. Kafka's raw `i64`.
+    pub max_timestamp_ms: i64,
+    /// The idempotent producer's id, or −1.
+    pub producer_id: i64,
+    /// The idempotent producer's epoch, or −1.
+    pub producer_epoch: i16,
+    /// Sequence number of the first record for an idempotent producer, or −1.
+    pub base_sequence: i32,
+    /// Records the batch holds.
+    pub record_count: u32,
+}
+
+impl BatchHeader {
+    /// How many offsets the batch spans: `last_offset_delta + 1`, which can exceed
+    /// `record_count` once compaction has removed records.
+    pub fn span(&self) -> u32 {
+        self.last_offset_delta.saturating_add(1)
+    }
+
+    /// The offset of the last record the batch spans.
+    pub fn last_offset(&self) -> u64 {
+        self.base_offset
+            .saturating_add(u64::from(self.last_offset_delta))
+    }
+
+    /// The offset right after the batch: where the next batch starts.
+    pub fn next_offset(&self) -> u64 {
+        self.last_offset().saturating_add(1)
+    }
+
+    /// Bytes of the whole batch, `batch_length` included.
+    pub fn total_bytes(&self) -> usize {
+        usize::try_from(self.batch_length)
+            .unwrap_or(usize::MAX)
+            .saturating_add(LOG_OVERHEAD_BYTES)
+    }
+
+    /// The compression codec: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd.
+    pub fn compression_codec(&self) -> u8 {
+        (self.attributes & ATTR_COMPRESSION_MASK) as u8
+    }
+
+    /// How record timestamps are to be read.
+    pub fn timestamp_type(&self) -> TimestampType {
+        if self.attributes & ATTR_LOG_APPEND_TIME == 0 {
+            TimestampType::CreateTime
+        } else {
+            TimestampType::LogAppendTime
+        }
+    }
+
+    /// Whether a transactional producer wrote the batch.
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & ATTR_TRANSACTIONAL != 0
+    }
+
+    /// Whether the batch holds transaction markers rather than user records.
+    pub fn is_control(&self) -> bool {
+        self.attributes & ATTR_CONTROL != 0
+    }
+}
+
+/// A decoded batch: its header and its records with their absolute offsets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodedBatch {
+    /// The batch's fixed fields.
+    pub header: BatchHeader,
+    /// Each record with its offset (`base_offset + offset_delta`), in increasing offset order.
+    pub records: Vec<(u64, StreamRecord)>,
+}
+
+impl DecodedBatch {
+    /// Whether the records fill every offset the batch spans (`0..record_count` deltas), as
+    /// a producer writes them; false once compaction has removed records. The Kafka adapter
+    /// requires this of produced batches.
+    pub fn is_dense(&self) -> bool {
+        u64::from(self.header.span()) == self.records.len() as u64
+            && self
+                .records
+                .iter()
+                .zip(self.header.base_offset..)
+                .all(|((offset, _), expected)| *offset == expected)
+    }
+}
+
+/// Why bytes are not a batch this codec can read, or records cannot be encoded as one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BatchError {
+    /// Fewer bytes than the header, or than `batch_length` declares.
+    #[error("record batch is truncated: {actual} bytes where {needed} are needed")]
+    Truncated {
+        /// Bytes the batch needs.
+        needed: usize,
+        /// Bytes given.
+        actual: usize,
+    },
+    /// A magic other than 2: a v0/v1 message set or garbage.
+    #[error("record batch has magic {magic}; only magic 2 is supported")]
+    UnsupportedMagic {
+        /// The magic byte found.
+        magic: i8,
+    },
+    /// A `batch_length` too small to hold the header.
+    #[error("record batch length {batch_length} is less than the minimum 49")]
+    BadLength {
+        /// The declared length.
+        batch_length: i32,
+    },
+    /// The bytes given are not exactly one batch.
+    #[error("record batch declares {declared} bytes but {actual} were given")]
+    LengthMismatch {
+        /// Total bytes the header declares.
+        declared: usize,
+        /// Bytes given.
+        actual: usize,
+    },
+    /// The stored CRC does not match the bytes.
+    #[error("record batch crc mismatch: stored {stored:#010x}, computed {computed:#010x}")]
+    CrcMismatch {
+        /// The CRC in the header.
+        stored: u32,
+        /// The CRC of the bytes.
+        computed: u32,
+    },
+    /// The records are compressed; only the Kafka adapter handles those.
+    #[error(
+        "record batch is compressed with codec {codec} (1 gzip, 2 snappy, 3 lz4, 4 zstd); \
+         only uncompressed batches can be decoded"
+    )]
+    Compressed {
+        /// The codec bits of the attributes.
+        codec: u8,
+    },
+    /// A header field that must not be negative is.
+    #[error("record batch field {field} is negative: {value}")]
+    Negative {
+        /// The field's name.
+        field: &'static str,
+        /// Its value.
+        value: i64,
+    },
+    /// A record cannot be read (or, when encoding, written).
+    #[error("record {index} of the batch is malformed: {reason}")]
+    BadRecord {
+        /// Position of the record in the batch, from 0.
+        index: u32,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Bytes are left after the declared number of records.
+    #[error("record batch has {bytes} bytes left after its {count} records")]
+    TrailingBytes {
+        /// Records read.
+        count: u32,
+        /// Bytes left over.
+        bytes: usize,
+    },
+    /// Encoding was asked for a batch without records.
+    #[error("a record batch needs at least one record")]
+    Empty,
+    /// Encoding would make a batch hold more records than Kafka's `i32` count allows.
+    #[error("record batch would hold {count} records, more than kafka's maximum 2147483647")]
+    TooManyRecords {
+        /// Records given.
+        count: usize,
+    },
+    /// Encoding would make a batch longer than Kafka's `i32` length allows.
+    #[error(
+        "record batch would be more than kafka's maximum of 2147483659 bytes \
+         ({bytes} bytes after {count} records)"
+    )]
+    TooLarge {
+        /// Bytes written when the limit was passed.
+        bytes: u64,
+        /// Records written by then.
+        count: u32,
+    },
+    /// A record timestamp does not fit Kafka's signed 64-bit timestamps.
+    #[error("timestamp {timestamp_ms} ms is more than kafka's maximum 9223372036854775807")]
+    TimestampOutOfRange {
+        /// The timestamp given.
+        timestamp_ms: u64,
+    },
+    /// The batch's last offset would not fit Kafka's signed 64-bit offsets.
+    #[error(
+        "base offset {base_offset} plus last offset delta {last_offset_delta} is more than \
+         kafka's maximum offset 9223372036854775807"
+    )]
+    OffsetOutOfRange {
+        /// The base offset given.
+        base_offset: u64,
+        /// The batch's last offset delta.
+        last_offset_delta: u32,
+    },
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+// ---------------------------------------------------------------------------------------------
+
+/// Encodes `records` as one uncompressed v2 batch at `base_offset`, appending it to `out`.
+///
+/// Records get offset deltas `0..records.len()`, the batch is CreateTime with no producer
+/// (`producer_id`, `producer_epoch`, `base_sequence` all −1) and leader epoch 0. `out` is only
+/// appended to, so one `Vec` can be reused across calls; nothing is allocated per record.
+///
+/// # Errors
+/// [`BatchError::Empty`] without records; [`BatchError::TimestampOutOfRange`],
+/// [`BatchError::OffsetOutOfRange`], [`BatchError::TooManyRecords`], [`BatchError::TooLarge`]
+/// or [`BatchError::BadRecord`] (one record over 2 GiB) when a value does not fit Kafka's
+/// signed fields. On error `out` is left as it was.
+pub fn encode_batch(
+    base_offset: u64,
+    records: &[StreamRecord],
+    out: &mut Vec<u8>,
+) -> Result<(), BatchError> {
+    let last_offset_delta = records
+        .len()
+        .checked_sub(1)
+        .ok_or(BatchError::Empty)
+        .and_then(|last| {
+            u32::try_from(last).map_err(|_| BatchError::TooManyRecords {
+                count: records.len(),
+            })
+        })?;
+    let fields = BatchFields {
+        base_offset,
+        partition_leader_epoch: 0,
+        attributes: 0,
+        last_offset_delta,
+        producer_id: -1,
+        producer_epoch: -1,
+        base_sequence: -1,
+    };
+    encode_with(
+        &fields,
+        records.iter().zip(0u32..).map(|(r, d)| (d, r)),
+        out,
+    )
+}
+
+/// The batch-level fields an encoding takes from its caller rather than from the records.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BatchFields {
+    pub(crate) base_offset: u64,
+    pub(crate) partition_leader_epoch: i32,
+    /// Written as given, except that the compression bits must be 0.
+    pub(crate) attributes: u16,
+    /// May exceed the last record's delta (a compacted batch keeps its span).
+    pub(crate) last_offset_delta: u32,
+    pub(crate) producer_id: i64,
+    pub(crate) producer_epoch: i16,
+    pub(crate) base_sequence: i32,
+}
+
+/// The one batch encoder: writes `records`, each with its explicit offset delta (strictly
+/// increasing, at most `fields.last_offset_delta`), after a header made of `fields`.
+///
+/// The base timestamp is the first record's, the max timestamp the largest; both the length
+/// and the CRC are patched in once the records are written, so the records are walked once.
+///
+/// # Errors
+/// As [`encode_batch`], plus [`BatchError::BadRecord`] for out-of-order deltas. On error `out`
+/// is left as it was.
+pub(crate) fn encode_with<'r>(
+    fields: &BatchFields,
+    records: impl IntoIterator<Item = (u32, &'r StreamRecord)>,
+    out: &mut Vec<u8>,
+) -> Result<(), BatchError> {
+    let start = out.len();
+    let written = encode_into(fields, records, start, out);
+    if written.is_err() {
+        out.truncate(start);
+    }
+    written
+}
+
+fn encode_into<'r>(
+    fields: &BatchFields,
+    records: impl IntoIterator<Item = (u32, &'r StreamRecord)>,
+    start: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), BatchError> {
+    debug_assert_eq!(fields.attributes & ATTR_COMPRESSION_MASK, 0);
+    let mut records = records.into_iter().peekable();
+    let base_timestamp = match records.peek() {
+        Some((_, first)) => signed_timestamp(first.timestamp_ms)?,
+        None => return Err(BatchError::Empty),
+    };
+    let last_offset_delta =
+        i32::try_from(fields.last_offset_delta).map_err(|_| BatchError::TooManyRecords {
+            count: (fields.last_offset_delta as usize).saturating_add(1),
+        })?;
+    let out_of_range = BatchError::OffsetOutOfRange {
+        base_offset: fields.base_offset,
+        last_offset_delta: fields.last_offset_delta,
+    };
+    let base_offset = i64::try_from(fields.base_offset)
+        .ok()
+        .filter(|base| base.checked_add(i64::from(last_offset_delta)).is_some())
+        .ok_or(out_of_range)?;
+
+    write_header(out, fields, base_offset, last_offset_delta, base_timestamp);
+    debug_assert_eq!(out.len() - start, BATCH_HEADER_BYTES);
+
+    let mut count: u32 = 0;
+    let mut max_timestamp = base_timestamp;
+    let mut previous_delta: Option<u32> = None;
+    for (offset_delta, record) in records {
+        let bad = |reason| BatchError::BadRecord {
+            index: count,
+            reason,
+        };
+        if previous_delta.is_some_and(|p| offset_delta <= p)
+            || offset_delta > fields.last_offset_delta
+        {
+            return Err(bad("offset deltas must increase and stay within the batch"));
+        }
+        previous_delta = Some(offset_delta);
+        let timestamp = signed_timestamp(record.timestamp_ms)?;
+        max_timestamp = max_timestamp.max(timestamp);
+        // Both timestamps lie in 0..=i64::MAX, so the difference cannot overflow.
+        write_record(out, offset_delta, timestamp - base_timestamp, record).map_err(bad)?;
+        count += 1;
+        let bytes = (out.len() - start) as u64;
+        if bytes > MAX_BATCH_BYTES {
+            return Err(BatchError::TooLarge { bytes, count });
+        }
+    }
+
+    let batch_length = (out.len() - start - LOG_OVERHEAD_BYTES) as u32;
+    patch(out, start + 8, &batch_length.to_be_bytes());
+    patch(out, start + 35, &max_timestamp.to_be_bytes());
+    patch(out, start + 57, &count.to_be_bytes());
+    let crc = crc32c::crc32c(out.get(start + CRC_START..).unwrap_or_default());
+    patch(out, start + 17, &crc.to_be_bytes());
+    debug_assert!(decode_header(out.get(start..).unwrap_or_default()).is_ok());
+    Ok(())
+}
+
+/// Writes a batch header whose length, CRC, max timestamp and record count are zero, to be
+/// patched once the records are written.
+fn write_header(
+    out: &mut Vec<u8>,
+    fields: &BatchFields,
+    base_offset: i64,
+    last_offset_delta: i32,
+    base_timestamp: i64,
+) {
+    out.reserve(BATCH_HEADER_BYTES);
+    out.extend_from_slice(&base_offset.to_be_bytes());
+    out.extend_from_slice(&0i32.to_be_bytes()); // batch_length
+    out.extend_from_slice(&fields.partition_leader_epoch.to_be_bytes());
+    out.push(MAGIC);
+    out.extend_from_slice(&0u32.to_be_bytes()); // crc
+    out.extend_from_slice(&fields.attributes.to_be_bytes());
+    out.extend_from_slice(&last_offset_delta.to_be_bytes());
+    out.extend_from_slice(&base_timestamp.to_be_bytes());
+    out.extend_from_slice(&0i64.to_be_bytes()); // max_timestamp
+    out.extend_from_slice(&fields.producer_id.to_be_bytes());
+    out.extend_from_slice(&fields.producer_epoch.to_be_bytes());
+    out.extend_from_slice(&fields.base_sequence.to_be_bytes());
+    out.extend_from_slice(&0i32.to_be_bytes()); // record_count
+}
+
+/// Largest whole batch: `batch_length` is an `i32`.
+const MAX_BATCH_BYTES: u64 = i32::MAX as u64 + LOG_OVERHEAD_BYTES as u64;
+
+/// A record timestamp as Kafka's `i64`.
+fn signed_timestamp(timestamp_ms: u64) -> Result<i64, BatchError> {
+    i64::try_from(timestamp_ms).map_err(|_| BatchError::TimestampOutOfRange { timestamp_ms })
+}
+
+/// Overwrites the bytes at `at` with `bytes` (a placeholder the encoder wrote earlier).
+fn patch(out: &mut [u8], at: usize, bytes: &[u8]) {
+    if let Some(dst) = out.get_mut(at..at + bytes.len()) {
+        dst.copy_from_slice(bytes);
+    }
+}
+
+/// Writes one record, its length prefix first. The length is computed, not measured, so the
+/// record is written straight into `out` with no scratch buffer.
+fn write_record(
+    out: &mut Vec<u8>,
+    offset_delta: u32,
+    timestamp_delta: i64,
+    record: &StreamRecord,
+) -> Result<(), &'static str> {
+    let delta = i32::try_from(offset_delta).map_err(|_| "offset delta is more than 2147483647")?;
+    let body = 1 + varlong_size(timestamp_delta) + varint_size(delta) + fields_size(record);
+    let body = i32::try_from(body).map_err(|_| "record is more than 2147483647 bytes")?;
+    out.reserve(varint_size(body) + body as usize);
+    put_varint(out, body);
+    let before = out.len();
+    out.push(0); // record attributes: unused
+    put_varlong(out, timestamp_delta);
+    put_varint(out, delta);
+    put_bytes(out, record.key.as_deref());
+    put_bytes(out, record.value.as_deref());
+    put_varint(out, len_i32(record.headers.len()));
+    for (key, value) in &record.headers {
+        put_bytes(out, Some(key.as_bytes()));
+        put_bytes(out, value.as_deref());
+    }
+    debug_assert_eq!(out.len() - before, body as usize);
+    Ok(())
+}
+
+/// Bytes of a record's key, value and headers, with their length prefixes (saturating, so an
+/// impossible size is caught as too large rather than wrapping).
+fn fields_size(record: &StreamRecord) -> usize {
+    let headers = record.headers.iter().fold(0usize, |sum, (key, value)| {
+        sum.saturating_add(bytes_size(Some(key.as_bytes())))
+            .saturating_add(bytes_size(value.as_deref()))
+    });
+    bytes_size(record.key.as_deref())
+        .saturating_add(bytes_size(record.value.as_deref()))
+        .saturating_add(varint_size(len_i32(record.headers.len())))
+        .saturating_add(headers)
+}
+
+/// An upper bound on the bytes `record` adds to a batch: its exact encoding, except that the
+/// timestamp and offset deltas (which depend on its neighbours) are counted at their widest.
+///
+/// A batch of records is at most [`BATCH_HEADER_BYTES`] plus the sum of their sizes, so this is
+/// what a `max_record_bytes` check, or a buffer reservation, goes by.
+pub fn record_size(record: &StreamRecord) -> usize {
+    let body = (1 + MAX_VARLONG_BYTES + MAX_VARINT_BYTES).saturating_add(fields_size(record));
+    body.saturating_add(varint_size(len_i32(body)))
+}
+
+/// A length as the `i32` Kafka writes, saturating (callers check sizes against `i32::MAX`).
+fn len_i32(len: usize) -> i32 {
+    i32::try_from(len).unwrap_or(i32::MAX)
+}
+
+fn bytes_size(bytes: Option<&[u8]>) -> usize {
+    match bytes {
+        None => varint_size(-1),
+        Some(b) => varint_size(len_i32(b.len())).saturating_add(b.len()),
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
+    match bytes {
+        None => put_varint(out, -1),
+        Some(b) => {
+            put_varint(out, len_i32(b.len()));
+            out.extend_from_slice(b);
+        }
+    }
+}
+
+fn zigzag32(v: i32) -> u64 {
+    u64::from(((v << 1) ^ (v >> 31)) as u32)
+}
+
+fn zigzag64(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn uvarint_size(mut v: u64) -> usize {
+    let mut n = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        n += 1;
+    }
+    n
+}
+
+fn varint_size(v: i32) -> usize {
+    uvarint_size(zigzag32(v))
+}
+
+fn varlong_size(v: i64) -> usize {
+    uvarint_size(zigzag64(v))
+}
+
+fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_varint(out: &mut Vec<u8>, v: i32) {
+    put_uvarint(out, zigzag32(v));
+}
+
+fn put_varlong(out: &mut Vec<u8>, v: i64) {
+    put_uvarint(out, zigzag64(v));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+// ---------------------------------------------------------------------------------------------
+
+/// A cursor over bytes that fails, rather than panics, past the end.
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.bytes.split_at_checked(n)?;
+        self.bytes = rest;
+        Some(head)
+    }
+
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+
+    fn i16(&mut self) -> Option<i16> {
+        self.array().map(i16::from_be_bytes)
+    }
+
+    fn i32(&mut self) -> Option<i32> {
+        self.array().map(i32::from_be_bytes)
+    }
+
+    fn i64(&mut self) -> Option<i64> {
+        self.array().map(i64::from_be_bytes)
+    }
+
+    /// An unsigned LEB128 of at most `max_bytes` bytes and 64 bits.
+    fn uvarint(&mut self, max_bytes: usize) -> Option<u64> {
+        let mut value = 0u64;
+        for i in 0..max_bytes {
+            let (&byte, rest) = self.bytes.split_first()?;
+            self.bytes = rest;
+            // The tenth byte may only carry the 64th bit.
+            if i == MAX_VARLONG_BYTES - 1 && byte > 1 {
+                return None;
+            }
+            value |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    fn varint(&mut self) -> Option<i32> {
+        let raw = u32::try_from(self.uvarint(MAX_VARINT_BYTES)?).ok()?;
+        Some(((raw >> 1) as i32) ^ -((raw & 1) as i32))
+    }
+
+    fn varlong(&mut self) -> Option<i64> {
+        let raw = self.uvarint(MAX_VARLONG_BYTES)?;
+        Some(((raw >> 1) as i64) ^ -((raw & 1) as i64))
+    }
+
+    /// A length-prefixed byte string; a length of −1 is null.
+    fn bytes(&mut self) -> Result<Option<&'a [u8]>, &'static str> {
+        match self.varint().ok_or("bad length varint")? {
+            -1 => Ok(None),
+            len => {
+                let len = usize::try_from(len).map_err(|_| "length less than -1")?;
+                self.take(len)
+                    .map(Some)
+                    .ok_or("length past the end of the record")
+            }
+        }
+    }
+}
+
+/// Reads the fixed fields of the batch at the start of `bytes`, without checking its CRC or
+/// reading its records: what a reader needs to place a batch by offset and time.
+///
+/// `bytes` must hold the whole batch `batch_length` declares but may continue past it (as a
+/// produce request's concatenated batches do); [`BatchHeader::total_bytes`] says where it ends.
+/// Compressed batches are read like any other.
+///
+/// # Errors
+/// [`BatchError::Truncated`], [`BatchError::UnsupportedMagic`], [`BatchError::BadLength`], or
+/// [`BatchError::Negative`] for a negative base offset, last offset delta or record count.
+pub fn decode_header(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
+    let frame = check_frame(bytes)?;
+    let base_offset = u64::try_from(frame.base_offset).map_err(|_| BatchError::Negative {
+        field: "base_offset",
+        value: frame.base_offset,
+    })?;
+    let mut r = Reader {
+        bytes: bytes.get(12..).unwrap_or_default(),
+    };
+    let header = (|| {
+        let partition_leader_epoch = r.i32()?;
+        let _magic = r.take(1)?;
+        let crc = u32::from_be_bytes(r.array()?);
+        let attributes = u16::from_be_bytes(r.array()?);
+        let _last_offset_delta = r.i32()?;
+        Some(BatchHeader {
+            base_offset,
+            batch_length: frame.batch_length,
+            partition_leader_epoch,
+            crc,
+            attributes,
+            last_offset_delta: frame.last_offset_delta,
+            base_timestamp_ms: r.i64()?,
+            max_timestamp_ms: r.i64()?,
+            producer_id: r.i64()?,
+            producer_epoch: r.i16()?,
+            base_sequence: r.i32()?,
+            record_count: frame.record_count,
+        })
+    })();
+    header.ok_or(BatchError::Truncated {
+        needed: BATCH_HEADER_BYTES,
+        actual: bytes.len(),
+    })
+}
+
+/// The fields every use of a batch depends on, checked.
+struct Frame {
+    base_offset: i64,
+    batch_length: u32,
+    last_offset_delta: u32,
+    record_count: u32,
+}
+
+fn check_frame(bytes: &[u8]) -> Result<Frame, BatchError> {
+    let truncated = |needed| BatchError::Truncated {
+        needed,
+        actual: bytes.len(),
+    };
+    let field = |at: usize| -> Option<[u8; 4]> { bytes.get(at..at + 4)?.try_into().ok() };
+    // The magic decides how the rest reads, so it is judged first (a v0/v1 message set can be
+    // shorter than a v2 header).
+    if let Some(&magic) = bytes.get(16) {
+        if magic != MAGIC {
+            return Err(BatchError::UnsupportedMagic { magic: magic as i8 });
+        }
+    }
+    let (Some(base), Some(length), Some(delta), Some(count)) = (
+        bytes.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()),
+        field(8),
+        field(23),
+        field(57),
+    ) else {
+        return Err(truncated(BATCH_HEADER_BYTES));
+    };
+    let batch_length = i32::from_be_bytes(length);
+    let min_length = (BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES) as i32;
+    if batch_length < min_length {
+        return Err(BatchError::BadLength { batch_length });
+    }
+    let total = batch_length as usize + LOG_OVERHEAD_BYTES;
+    if bytes.len() < total {
+        return Err(truncated(total));
+    }
+    let non_negative = |field, value: i32| {
+        u32::try_from(value).map_err(|_| BatchError::Negative {
+            field,
+            value: i64::from(value),
+        })
+    };
+    Ok(Frame {
+        base_offset: i64::from_be_bytes(base),
+        batch_length: batch_length as u32,
+        last_offset_delta: non_negative("last_offset_delta", i32::from_be_bytes(delta))?,
+        record_count: non_negative("record_count", i32::from_be_bytes(count))?,
+    })
+}
+
+/// Decodes one whole uncompressed batch: `bytes` must be exactly the batch.
+///
+/// Checks the magic, the lengths, the CRC and every record: offset deltas must increase and
+/// stay within `last_offset_delta` (gaps are allowed, as compaction leaves them), timestamps
+/// must not be negative, and header keys must be UTF-8. Under
+/// [`TimestampType::LogAppendTime`] every record gets the batch's max timestamp. One pass;
+/// allocations are the record list plus each record's own bytes.
+///
+/// # Errors
+/// Any [`BatchError`] but the encoding ones; [`BatchError::Compressed`] for a compressed
+/// batch.
+pub fn decode_batch(bytes: &[u8]) -> Result<DecodedBatch, BatchError> {
+    let header = decode_header(bytes)?;
+    if bytes.len() != header.total_bytes() {
+        return Err(BatchError::LengthMismatch {
+            declared: header.total_bytes(),
+            actual: bytes.len(),
+        });
+    }
+    let computed = crc32c::crc32c(bytes.get(CRC_START..).unwrap_or_default());
+    if computed != header.crc {
+        return Err(BatchError::CrcMismatch {
+            stored: header.crc,
+            computed,
+        });
+    }
+    let codec = header.compression_codec();
+    if codec != 0 {
+        return Err(BatchError::Compressed { codec });
+    }
+    let mut r = Reader {
+        bytes: bytes.get(BATCH_HEADER_BYTES..).unwrap_or_default(),
+    };
+    // Every record takes at least MIN_RECORD_BYTES, so a lying count cannot over-allocate.
+    let capacity = (header.record_count as usize).min(r.bytes.len() / MIN_RECORD_BYTES);
+    let mut records = Vec::with_capacity(capacity);
+    let mut next_delta = 0u32;
+    for index in 0..header.record_count {
+        let (delta, record) = decode_record(&mut r, &header, next_delta)
+            .map_err(|reason| BatchError::BadRecord { index, reason })?;
+        next_delta = delta.saturating_add(1);
+        records.push((header.base_offset + u64::from(delta), record));
+    }
+    if !r.bytes.is_empty() {
+        return Err(BatchError::TrailingBytes {
+            count: header.record_count,
+            bytes: r.bytes.len(),
+        });
+    }
+    Ok(DecodedBatch { header, records })
+}
+
+/// Reads one record whose offset delta must be at least `min_delta`.
+fn decode_record(
+    r: &mut Reader<'_>,
+    header: &BatchHeader,
+    min_delta: u32,
+) -> Result<(u32, StreamRecord), &'static str> {
+    let length = r.varint().ok_or("bad length varint")?;
+    let length = usize::try_from(length).map_err(|_| "negative length")?;
+    let mut body = Reader {
+        bytes: r.take(length).ok_or("length past the end of the batch")?,
+    };
+    body.take(1).ok_or("truncated attributes")?;
+    let timestamp_delta = body.varlong().ok_or("bad timestamp delta varlong")?;
+    let delta = body.varint().ok_or("bad offset delta varint")?;
+    let delta = u32::try_from(delta).map_err(|_| "negative offset delta")?;
+    if delta < min_delta || delta > header.last_offset_delta {
+        return Err("offset delta out of order or past the batch's last offset delta");
+    }
+    let timestamp = match header.timestamp_type() {
+        TimestampType::CreateTime => header
+            .base_timestamp_ms
+            .checked_add(timestamp_delta)
+            .ok_or("timestamp overflows")?,
+        TimestampType::LogAppendTime => header.max_timestamp_ms,
+    };
+    let timestamp_ms = u64::try_from(timestamp).map_err(|_| "negative timestamp")?;
+    let key = body.bytes()?.map(<[u8]>::to_vec);
+    let value = body.bytes()?.map(<[u8]>::to_vec);
+    let header_count = body.varint().ok_or("bad header count varint")?;
+    let header_count = usize::try_from(header_count).map_err(|_| "negative header count")?;
+    // Every header takes at least two bytes.
+    let mut headers = Vec::with_capacity(header_count.min(body.bytes.len() / 2));
+    for _ in 0..header_count {
+        let key = body.bytes()?.ok_or("null header key")?;
+        let key = std::str::from_utf8(key).map_err(|_| "header key is not utf-8")?;
+        let value = body.bytes()?.map(<[u8]>::to_vec);
+        headers.push((key.to_owned(), value));
+    }
+    if !body.bytes.is_empty() {
+        return Err("record length exceeds its fields");
+    }
+    Ok((
+        delta,
+        StreamRecord {
+            timestamp_ms,
+            key,
+            value,
+            headers,
+        },
+    ))
+}
+
+/// Rewrites the base offset of the batch `batch` starts with, as the broker does when it
+/// assigns offsets to a produced batch. The base offset lies outside the CRC, so nothing else
+/// changes.
+///
+/// # Errors
+/// What [`decode_header`] finds wrong with the frame (a negative stored base offset is fine:
+/// it is being replaced), or [`BatchError::OffsetOutOfRange`] when the batch's last offset
+/// would pass `i64::MAX`.
+pub fn set_base_offset(batch: &mut [u8], base_offset: u64) -> Result<(), BatchError> {
+    let frame = check_frame(batch)?;
+    let fits = i64::try_from(base_offset)
+        .ok()
+        .and_then(|base| base.checked_add(i64::from(frame.last_offset_delta)))
+        .is_some();
+    if !fits {
+        return Err(BatchError::OffsetOutOfRange {
+            base_offset,
+            last_offset_delta: frame.last_offset_delta,
+        });
+    }
+    patch(batch, 0, &base_offset.to_be_bytes());
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "batch_tests.rs"]
+mod tests;
