@@ -17,17 +17,36 @@ pub struct ErrorDetail {
     pub code: String,
     /// Lowercase explanation that names the object involved.
     pub message: String,
+    /// With `offset_mismatch` (an append whose `expected_offset` was not the partition's next
+    /// offset): the offset the partition will actually give its next record, so the producer
+    /// can decide whether to retry there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_offset: Option<u64>,
+}
+
+impl ErrorDetail {
+    /// An error detail with `code` and `message` and nothing else.
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> ErrorDetail {
+        ErrorDetail {
+            code: code.into(),
+            message: message.into(),
+            next_offset: None,
+        }
+    }
 }
 
 impl ErrorResponse {
     /// An error reply with `code` and `message`.
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> ErrorResponse {
         ErrorResponse {
-            error: ErrorDetail {
-                code: code.into(),
-                message: message.into(),
-            },
+            error: ErrorDetail::new(code, message),
         }
+    }
+
+    /// The same reply carrying `next_offset` (for `offset_mismatch`).
+    pub fn with_next_offset(mut self, next_offset: u64) -> ErrorResponse {
+        self.error.next_offset = Some(next_offset);
+        self
     }
 }
 
@@ -45,5 +64,15 @@ mod tests {
         );
         let back: Result<ErrorResponse, _> = serde_json::from_value(json);
         assert_eq!(back.ok(), Some(e));
+    }
+
+    #[test]
+    fn offset_mismatch_carries_the_next_offset() {
+        let e = ErrorResponse::new("offset_mismatch", "expected offset 3, next is 7")
+            .with_next_offset(7);
+        let json = serde_json::to_value(&e).unwrap_or_default();
+        assert_eq!(json["error"]["next_offset"], 7);
+        let back: Result<ErrorResponse, _> = serde_json::from_value(json);
+        assert_eq!(back.ok().and_then(|b| b.error.next_offset), Some(7));
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! Conventions: durations are integer milliseconds in fields ending in `_ms`; times are RFC 3339
 //! strings in UTC with milliseconds ([`time`]); a text body travels as `body` and a binary one as
-//! `body_base64`, and comes back the way it went in ([`body`]); every error is
+//! `body_base64`, and comes back the way it went in ([`body`]); a stream record's key and value
+//! travel likewise as `key`/`key_base64` and `value`/`value_base64` ([`streams`], and
+//! [`groups`] for consumer groups); every error is
 //! `{"error": {"code", "message"}}` ([`ErrorResponse`]). Request types refuse unknown fields;
 //! reply types accept them, so that servers may add fields.
 //!
@@ -22,17 +24,25 @@ pub mod admin;
 pub mod body;
 pub mod browse;
 pub mod error;
+pub mod groups;
 pub mod ids;
 pub mod messages;
 pub mod metrics;
 pub mod queues;
 pub mod receipts;
+pub mod streams;
 pub mod time;
 
 pub use admin::{Health, PurgeResponse, RedriveRequest, RedriveResponse};
 pub use body::{BodyError, decode_body, encode_body};
 pub use browse::{Lease, PeekQuery, PeekResponse, PeekedEntry};
 pub use error::{ErrorDetail, ErrorResponse};
+pub use groups::{
+    CommitOffset, CommitRequest, CommitResponse, GroupDetails, GroupEventsQuery, GroupList,
+    GroupMember, GroupPartition, GroupSummary, HeartbeatRequest, HeartbeatResponse, JoinRequest,
+    JoinResponse, LeaveRequest, OffsetReset, PartitionOffset, PollRequest, PollResponse,
+    ResetOffset, ResetRequest, ResetResponse,
+};
 pub use messages::{
     DeadLetter, ReceiveRequest, ReceiveResponse, ReceivedMessage, SendEntry, SendRequest,
     SendResponse, SentEntry,
@@ -40,9 +50,16 @@ pub use messages::{
 pub use metrics::{MetricsHistory, QueueHistory};
 pub use queues::{QueueDetails, QueueEntry, QueueList};
 pub use receipts::{AckRequest, BatchResponse, FailedReceipt, NackRequest, VisibilityRequest};
+pub use streams::{
+    AppendHeader, AppendRecord, AppendRequest, AppendResponse, AppendedRecord, CompactResponse,
+    DataError, OffsetForTime, OffsetForTimeQuery, OffsetSpec, OffsetSpecError, PartitionInfo,
+    ReadEncoding, ReadQuery, ReadRecord, ReadResponse, RecordHeader, StreamDetails, StreamEntry,
+    StreamList, decode_data, encode_data,
+};
 
 pub use ferry_core::queue::{
     Body, BodyEncoding, DeadLetterCause, ExpireAction, MessageState, Overflow, QueueConfig,
     QueueStats,
 };
+pub use ferry_core::stream::{Cleanup, StreamConfig};
 pub use ferry_core::{MessageId, Timestamp};

@@ -30,6 +30,24 @@ pub enum BenchError {
         #[source]
         source: ferry_client::Error,
     },
+    /// The stream named by `--stream` exists already; like queues, the bench only uses streams
+    /// it creates.
+    #[error("stream {stream:?} already exists; choose another --stream or delete it first")]
+    StreamExists {
+        /// Its name.
+        stream: String,
+    },
+    /// A call to the server about a stream failed; the run stops at the first such failure.
+    #[error("{action} on stream {stream:?} failed: {source}")]
+    StreamClient {
+        /// What the bench was doing: `create`, `append`, `read` …
+        action: &'static str,
+        /// The stream it was working on.
+        stream: String,
+        /// The client's error, with the server's code.
+        #[source]
+        source: ferry_client::Error,
+    },
     /// The client could not be built (a bad `--url`).
     #[error("cannot use --url: {0}")]
     Url(#[source] ferry_client::Error),

@@ -10,6 +10,12 @@
 //! verification: **lost** (acknowledged by the broker, never received) and **duplicated**
 //! (received more than once) messages.
 //!
+//! `ferry bench stream` ([`StreamBench`], [`run_stream`]): producers append numbered text
+//! records to a fresh stream in pipelined batches, then one consumer reads every partition
+//! back from offset 0. The [`StreamReport`] gives appended and read records/s and MB/s, append
+//! latency percentiles, and a [`Verification`] that every record came back exactly once, at
+//! the offset its append was given.
+//!
 //! It is *not* a server, and it starts none: point it at one with `--url`. It does not choose
 //! the server's durability either; `--fsync` is a server setting, and the figures hold for
 //! whatever the server runs with. The body layout, the definitions of every figure and measured
@@ -38,8 +44,13 @@ mod report;
 mod run;
 mod schedule;
 mod shared;
+mod stream;
 
 pub use error::BenchError;
 pub use options::{QueueBench, defaults};
 pub use report::{LatencySummary, QueueReport, Workload};
 pub use run::run_queue;
+pub use stream::{
+    PhaseFigures, StreamBench, StreamReport, StreamWorkload, Verification,
+    defaults as stream_defaults, run_stream,
+};

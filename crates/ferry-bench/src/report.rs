@@ -4,6 +4,7 @@ use crate::error::BenchError;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::fmt::Write as _;
+use std::time::Duration;
 
 /// What was run: the options that shape the load.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -64,6 +65,44 @@ impl LatencySummary {
             max_ms: ms(histogram.max()),
         }
     }
+}
+
+/// `count` events over `window`, per second; 0 for an empty window.
+pub(crate) fn per_second(count: u64, window: Duration) -> f64 {
+    let seconds = window.as_secs_f64();
+    if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
+/// `value` pretty-printed as JSON.
+///
+/// # Errors
+/// [`BenchError::Output`] if serialisation fails (it does not for the report types).
+pub(crate) fn pretty_json<T: Serialize>(value: &T) -> Result<String, BenchError> {
+    serde_json::to_string_pretty(value).map_err(BenchError::Output)
+}
+
+/// A table of latency percentiles in milliseconds, one row per `(name, summary)`.
+pub(crate) fn write_latency_table(
+    out: &mut String,
+    rows: &[(&str, &LatencySummary)],
+) -> std::fmt::Result {
+    writeln!(
+        out,
+        "{:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "latency ms", "p50", "p90", "p99", "p99.9", "max", "samples"
+    )?;
+    for (name, l) in rows {
+        writeln!(
+            out,
+            "{name:<12} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9}",
+            l.p50_ms, l.p90_ms, l.p99_ms, l.p99_9_ms, l.max_ms, l.samples
+        )?;
+    }
+    Ok(())
 }
 
 /// The report of `ferry bench queue`.
@@ -150,7 +189,7 @@ impl QueueReport {
     /// # Errors
     /// [`BenchError::Output`] if serialisation fails (it does not for this type).
     pub fn to_json(&self) -> Result<String, BenchError> {
-        serde_json::to_string_pretty(self).map_err(BenchError::Output)
+        pretty_json(self)
     }
 
     /// Prints [`QueueReport::to_json`] on stdout.
@@ -217,21 +256,13 @@ impl QueueReport {
             "acked", self.acked_messages, self.acked_per_s
         )?;
         writeln!(out)?;
-        writeln!(
+        write_latency_table(
             out,
-            "{:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            "latency ms", "p50", "p90", "p99", "p99.9", "max", "samples"
+            &[
+                ("publish", &self.publish_latency),
+                ("end-to-end", &self.end_to_end_latency),
+            ],
         )?;
-        for (name, l) in [
-            ("publish", &self.publish_latency),
-            ("end-to-end", &self.end_to_end_latency),
-        ] {
-            writeln!(
-                out,
-                "{name:<12} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9}",
-                l.p50_ms, l.p90_ms, l.p99_ms, l.p99_9_ms, l.max_ms, l.samples
-            )?;
-        }
         writeln!(out)?;
         let verdict = if self.is_clean() { "OK" } else { "FAILED" };
         writeln!(
@@ -322,6 +353,14 @@ mod tests {
             .samples,
             0
         );
+    }
+
+    #[test]
+    fn rates_are_per_second_and_an_empty_window_is_zero() {
+        assert!((per_second(1_000, Duration::from_millis(500)) - 2_000.0).abs() < 1e-9);
+        assert!((per_second(3, Duration::from_secs(2)) - 1.5).abs() < 1e-12);
+        assert_eq!(per_second(5, Duration::ZERO), 0.0);
+        assert_eq!(per_second(0, Duration::from_secs(1)), 0.0);
     }
 
     #[test]

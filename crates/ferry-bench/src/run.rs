@@ -7,14 +7,12 @@ use crate::header::HEADER_BYTES;
 use crate::options::{QueueBench, defaults};
 use crate::producer::{ProducerStats, Slots, produce, start_pacer};
 use crate::progress::{Display, Progress};
-use crate::report::{LatencySummary, QueueReport, Workload};
+use crate::report::{LatencySummary, QueueReport, Workload, per_second};
 use crate::schedule::{Plan, Schedule};
-use crate::shared::{Shared, latency_histogram};
+use crate::shared::{Shared, latency_histogram, random_name};
 use ferry_client::Client;
 use ferry_client::api::{QueueConfig, ReceiveRequest};
 use hdrhistogram::Histogram;
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher as _, Hasher as _};
 use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -107,7 +105,7 @@ impl Settings {
 pub async fn run_queue(options: &QueueBench) -> Result<QueueReport, BenchError> {
     let settings = Settings::check(options)?;
     let client = Client::new(&options.url).map_err(BenchError::Url)?;
-    let queue = options.queue.clone().unwrap_or_else(random_queue_name);
+    let queue = options.queue.clone().unwrap_or_else(random_name);
     create_queue(&client, &queue, options.size).await?;
     let mut outcome = drive(client.clone(), queue.clone(), options, settings).await;
     if let Ok(report) = &mut outcome {
@@ -132,18 +130,6 @@ async fn account_still_queued(client: &Client, queue: &str, report: &mut QueueRe
         report.still_queued = waiting.min(report.lost);
         report.lost -= report.still_queued;
     }
-}
-
-/// `bench-` and 8 random hex digits.
-fn random_queue_name() -> String {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
-    format!("bench-{:08x}", hasher.finish() as u32)
 }
 
 async fn create_queue(client: &Client, queue: &str, size_bytes: u32) -> Result<(), BenchError> {
@@ -329,7 +315,7 @@ fn spawn_producers(
 }
 
 /// Completes on Ctrl-C; never, if the signal cannot be watched.
-async fn interrupt() {
+pub(crate) async fn interrupt() {
     if tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;
     }
@@ -353,7 +339,8 @@ async fn drain(shared: &Shared, timeout: Duration) -> DrainEnd {
     }
 }
 
-async fn join_all<T>(handles: Vec<JoinHandle<T>>) -> Result<Vec<T>, BenchError> {
+/// Awaits every task; a task that panicked or was cancelled is [`BenchError::Internal`].
+pub(crate) async fn join_all<T>(handles: Vec<JoinHandle<T>>) -> Result<Vec<T>, BenchError> {
     let mut results = Vec::with_capacity(handles.len());
     let mut failure = None;
     for handle in handles {
@@ -404,14 +391,8 @@ fn build_report(
         last_received_at = last_received_at.max(c.last_received_at);
         last_acked_at = last_acked_at.max(c.last_acked_at);
     }
-    let per_s = |count: u64, until: Duration| {
-        let window = until.saturating_sub(shared.warmup).as_secs_f64();
-        if window > 0.0 {
-            count as f64 / window
-        } else {
-            0.0
-        }
-    };
+    let per_s =
+        |count: u64, until: Duration| per_second(count, until.saturating_sub(shared.warmup));
     let mb = |per_s: f64| per_s * options.size as f64 / 1e6;
     let verdict = shared.ledger().verdict();
     let (sent_per_s, received_per_s) = (
@@ -549,16 +530,5 @@ mod tests {
             ..QueueBench::default()
         });
         assert_eq!(chosen.map(|s| s.inflight).ok(), Some(3));
-    }
-
-    #[test]
-    fn random_names_are_valid_queue_names() {
-        let name = random_queue_name();
-        assert!(name.starts_with("bench-") && name.len() == 14, "{name}");
-        assert!(
-            name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
-            "{name}"
-        );
-        assert_ne!(random_queue_name(), random_queue_name());
     }
 }

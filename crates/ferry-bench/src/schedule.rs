@@ -74,6 +74,15 @@ impl Schedule {
         };
         Some(Slot { messages, due })
     }
+
+    /// The number of the first message of the producer's `k`-th send, counted across all
+    /// producers from 0 (global batch `g` starts at `g · batch`); `None` on overflow. Numbers
+    /// are unique across the producers of a run.
+    pub(crate) fn first_message(&self, k: u64) -> Option<u64> {
+        k.checked_mul(self.producers.get())?
+            .checked_add(self.producer)?
+            .checked_mul(self.batch.get())
+    }
 }
 
 /// When global batch `g` is due: its first message's place on a timetable of `rate` per second.
@@ -177,6 +186,23 @@ mod tests {
                 "{messages} in batches of {batch} over {producers}"
             );
         }
+    }
+
+    #[test]
+    fn first_messages_number_every_message_once_across_producers() {
+        let plan = Plan::Count { messages: 25 };
+        let mut numbers: Vec<u64> = (0..3)
+            .flat_map(|p| {
+                let s = schedule(4, 3, p, plan, 0);
+                (0..)
+                    .map_while(move |k| Some((s.first_message(k)?, s.slot(k)?)))
+                    .flat_map(|(first, slot)| first..first + slot.messages)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        numbers.sort_unstable();
+        assert_eq!(numbers, (0..25).collect::<Vec<_>>());
+        assert_eq!(schedule(4, 3, 2, plan, 0).first_message(u64::MAX), None);
     }
 
     #[test]

@@ -5,6 +5,8 @@ use crate::error::BenchError;
 use crate::ledger::Ledger;
 use ferry_client::Client;
 use hdrhistogram::Histogram;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher as _, Hasher as _};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -155,4 +157,32 @@ pub(crate) fn record_latency(histogram: &mut Histogram<u64>, latency: Duration) 
         .unwrap_or(u64::MAX)
         .clamp(1, MAX_LATENCY_MICROS);
     histogram.saturating_record(micros);
+}
+
+/// `bench-` and 8 random hex digits: a fresh queue or stream name.
+pub(crate) fn random_name() -> String {
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    format!("bench-{:08x}", hasher.finish() as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_names_are_valid_queue_and_stream_names() {
+        let name = random_name();
+        assert!(name.starts_with("bench-") && name.len() == 14, "{name}");
+        assert!(
+            name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+            "{name}"
+        );
+        assert_ne!(random_name(), random_name());
+    }
 }

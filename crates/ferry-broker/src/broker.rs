@@ -1,7 +1,11 @@
 //! The one API every front end calls.
 
+mod groups;
 mod meta;
 mod move_tasks;
+mod streams;
+
+pub use groups::MAX_COMMIT_METADATA_BYTES;
 
 pub use meta::MAX_TAGS;
 pub use move_tasks::{MAX_MOVE_RATE_PER_S, MoveTask, MoveTaskOptions, MoveTaskStatus};
@@ -42,6 +46,10 @@ struct Inner {
     closed: AtomicBool,
     /// Message move tasks (SQS `StartMessageMoveTask`), running and recent.
     move_tasks: move_tasks::MoveTasks,
+    /// The live streams.
+    streams: streams::Streams,
+    /// Set when the server stops: stream long polls end at once.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 fn invalid(message: impl Into<String>) -> Error {
@@ -81,6 +89,8 @@ impl Broker {
             admin: tokio::sync::Mutex::new(()),
             closed: AtomicBool::new(false),
             move_tasks: move_tasks::MoveTasks::default(),
+            streams: streams::Streams::default(),
+            stopping: tokio::sync::watch::channel(false).0,
             config,
         };
         let broker = Broker {
@@ -91,8 +101,39 @@ impl Broker {
             broker.open_queue(name, record).await?;
         }
         broker.remove_orphan_dirs(&records);
-        tracing::info!(data_dir = %broker.inner.config.data_dir.display(), queues = records.len(), "broker open");
+        let streams = broker.open_streams()?;
+        broker.start_stream_timers();
+        tracing::info!(data_dir = %broker.inner.config.data_dir.display(), queues = records.len(), streams, "broker open");
         Ok(broker)
+    }
+
+    /// Starts the background rounds of streams: member session expiry and compaction. They
+    /// hold only a weak reference, so they end with the broker.
+    fn start_stream_timers(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        let sweep = self.inner.config.group_sweep_interval;
+        let compaction = self.inner.config.compaction_interval;
+        tokio::spawn(async move {
+            let mut sweep_tick = tokio::time::interval(sweep);
+            let mut compaction_tick = tokio::time::interval(compaction);
+            compaction_tick.tick().await;
+            loop {
+                let run_compaction = tokio::select! {
+                    _ = sweep_tick.tick() => false,
+                    _ = compaction_tick.tick() => true,
+                };
+                let Some(inner) = weak.upgrade() else { return };
+                let broker = Broker { inner };
+                if broker.inner.closed.load(Ordering::Acquire) {
+                    return;
+                }
+                if run_compaction {
+                    broker.compact_all().await;
+                } else {
+                    broker.expire_members();
+                }
+            }
+        });
     }
 
     fn queue_dir(&self, name: &str) -> PathBuf {
@@ -173,6 +214,7 @@ impl Broker {
     /// instead of waiting: the first step of a graceful shutdown, so that requests in flight
     /// finish promptly.
     pub async fn end_long_polls(&self) {
+        self.inner.stopping.send_replace(true);
         for (_, handle) in self.inner.registry.all() {
             handle.end_waits().await;
         }
@@ -186,6 +228,14 @@ impl Broker {
         for (name, handle) in self.inner.registry.all() {
             if let Err(e) = handle.shutdown().await {
                 tracing::error!(queue = %name, error = %e, "queue did not shut down cleanly");
+            }
+        }
+        self.inner.stopping.send_replace(true);
+        for stream in self.inner.streams.all() {
+            for partition in stream.partitions() {
+                if let Err(e) = partition.shutdown().await {
+                    tracing::error!(stream = %stream.name, error = %e, "partition did not shut down cleanly");
+                }
             }
         }
         self.inner.flusher.shutdown();
@@ -334,19 +384,36 @@ impl Broker {
     }
 
     fn check_batch(&self, len: usize, what: &str) -> Result<()> {
-        let max = self.inner.config.max_batch_messages;
-        if len == 0 {
-            return Err(invalid(format!("{what}: the batch is empty")));
-        }
-        if len > max {
-            return Err(Error::new(
-                ErrorKind::BatchTooLarge,
-                format!("{what}: {len} entries is more than the maximum of {max}"),
-            ));
+        check_batch_len(len, self.inner.config.max_batch_messages, what)
+    }
+
+    /// Refuses a long-poll wait longer than the broker allows.
+    fn check_wait(&self, wait: Duration) -> Result<()> {
+        if wait > self.inner.config.max_wait {
+            return Err(invalid(format!(
+                "wait_ms must be at most {}",
+                self.inner.config.max_wait.as_millis()
+            )));
         }
         Ok(())
     }
+}
 
+/// Refuses an empty batch or one of more than `max` entries.
+fn check_batch_len(len: usize, max: usize, what: &str) -> Result<()> {
+    if len == 0 {
+        return Err(invalid(format!("{what}: the batch is empty")));
+    }
+    if len > max {
+        return Err(Error::new(
+            ErrorKind::BatchTooLarge,
+            format!("{what}: {len} entries is more than the maximum of {max}"),
+        ));
+    }
+    Ok(())
+}
+
+impl Broker {
     /// Receives up to `options.max` messages, waiting up to `options.wait` for the first.
     ///
     /// # Errors
@@ -357,12 +424,7 @@ impl Broker {
         if options.max == 0 || options.max > max {
             return Err(invalid(format!("max must be 1 to {max}")));
         }
-        if options.wait > self.inner.config.max_wait {
-            return Err(invalid(format!(
-                "wait_ms must be at most {}",
-                self.inner.config.max_wait.as_millis()
-            )));
-        }
+        self.check_wait(options.wait)?;
         if options
             .visibility_timeout
             .is_some_and(|v| v > Duration::from_millis(MAX_VISIBILITY_TIMEOUT_MS))

@@ -1,17 +1,46 @@
-//! The catalog: which queues exist and their configs, in a small embedded ACID store (redb).
+//! The catalog: which queues and streams exist, their configs, and the consumer groups'
+//! committed offsets, in a small embedded ACID store (redb).
 //!
 //! The catalog lists queues; each queue's own log is the authority for its config (every change
 //! is a `Configure` record), and recovery repairs the catalog from the log if the two disagree.
+//! For streams the catalog is the authority: a stream's partitions hold only records.
 
 use crate::error::{Error, ErrorKind, Result};
 use ferry_core::Timestamp;
 use ferry_core::queue::QueueConfig;
+use ferry_core::stream::StreamConfig;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 const QUEUES: TableDefinition<&str, &[u8]> = TableDefinition::new("queues");
+const STREAMS: TableDefinition<&str, &[u8]> = TableDefinition::new("streams");
+/// Committed offsets by (stream, group, partition).
+const OFFSETS: TableDefinition<(&str, &str, u32), &[u8]> = TableDefinition::new("group_offsets");
+
+/// What the catalog stores per stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct StreamRecord {
+    /// The stream's configuration.
+    pub(crate) config: StreamConfig,
+    /// When it was created.
+    pub(crate) created_at: Timestamp,
+    /// When its config last changed.
+    pub(crate) updated_at: Timestamp,
+}
+
+/// A consumer group's committed position in one partition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommittedOffset {
+    /// The next offset the group will read (Kafka semantics: one past the last processed).
+    pub offset: u64,
+    /// Whatever the committer attached (e.g. a checkpoint note), handed back verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<String>,
+    /// When it was committed.
+    pub committed_at: Timestamp,
+}
 
 /// What the catalog stores per queue.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -48,6 +77,8 @@ impl Catalog {
         let db = Database::create(path).map_err(storage)?;
         let txn = db.begin_write().map_err(storage)?;
         txn.open_table(QUEUES).map_err(storage)?;
+        txn.open_table(STREAMS).map_err(storage)?;
+        txn.open_table(OFFSETS).map_err(storage)?;
         txn.commit().map_err(storage)?;
         Ok(Catalog { db })
     }
@@ -99,6 +130,117 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// Every stream, by name.
+    pub(crate) fn streams(&self) -> Result<Vec<(String, StreamRecord)>> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(STREAMS).map_err(storage)?;
+        let mut out = Vec::new();
+        for row in table.iter().map_err(storage)? {
+            let (name, value) = row.map_err(storage)?;
+            let record: StreamRecord = serde_json::from_slice(value.value()).map_err(storage)?;
+            out.push((name.value().to_owned(), record));
+        }
+        Ok(out)
+    }
+
+    /// Creates or replaces a stream's record (durably).
+    pub(crate) fn put_stream(&self, name: &str, record: &StreamRecord) -> Result<()> {
+        let bytes = serde_json::to_vec(record).map_err(storage)?;
+        let txn = self.db.begin_write().map_err(storage)?;
+        txn.open_table(STREAMS)
+            .map_err(storage)?
+            .insert(name, bytes.as_slice())
+            .map_err(storage)?;
+        txn.commit().map_err(storage)
+    }
+
+    /// Removes a stream's record and every committed offset of its groups, in one transaction.
+    pub(crate) fn remove_stream(&self, name: &str) -> Result<()> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        txn.open_table(STREAMS)
+            .map_err(storage)?
+            .remove(name)
+            .map_err(storage)?;
+        {
+            let mut offsets = txn.open_table(OFFSETS).map_err(storage)?;
+            offsets
+                .retain_in((name, "", 0)..=(name, "\u{10ffff}", u32::MAX), |_, _| false)
+                .map_err(storage)?;
+        }
+        txn.commit().map_err(storage)
+    }
+
+    /// Stores committed offsets of one group, all or nothing (durably).
+    pub(crate) fn commit_offsets(
+        &self,
+        stream: &str,
+        group: &str,
+        offsets: &[(u32, CommittedOffset)],
+    ) -> Result<()> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        {
+            let mut table = txn.open_table(OFFSETS).map_err(storage)?;
+            for (partition, committed) in offsets {
+                let bytes = serde_json::to_vec(committed).map_err(storage)?;
+                table
+                    .insert((stream, group, *partition), bytes.as_slice())
+                    .map_err(storage)?;
+            }
+        }
+        txn.commit().map_err(storage)
+    }
+
+    /// The committed offsets of one group, by partition.
+    pub(crate) fn group_offsets(
+        &self,
+        stream: &str,
+        group: &str,
+    ) -> Result<BTreeMap<u32, CommittedOffset>> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(OFFSETS).map_err(storage)?;
+        let mut out = BTreeMap::new();
+        for row in table
+            .range((stream, group, 0)..=(stream, group, u32::MAX))
+            .map_err(storage)?
+        {
+            let (key, value) = row.map_err(storage)?;
+            let committed: CommittedOffset =
+                serde_json::from_slice(value.value()).map_err(storage)?;
+            out.insert(key.value().2, committed);
+        }
+        Ok(out)
+    }
+
+    /// The names of the groups that have committed offsets on `stream`.
+    pub(crate) fn groups_with_offsets(&self, stream: &str) -> Result<Vec<String>> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(OFFSETS).map_err(storage)?;
+        let mut out: Vec<String> = Vec::new();
+        for row in table
+            .range((stream, "", 0)..=(stream, "\u{10ffff}", u32::MAX))
+            .map_err(storage)?
+        {
+            let (key, _) = row.map_err(storage)?;
+            let group = key.value().1;
+            if out.last().is_none_or(|last| last != group) {
+                out.push(group.to_owned());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Forgets every committed offset of one group.
+    pub(crate) fn remove_group(&self, stream: &str, group: &str) -> Result<()> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        txn.open_table(OFFSETS)
+            .map_err(storage)?
+            .retain_in((stream, group, 0)..=(stream, group, u32::MAX), |_, _| false)
+            .map_err(storage)?;
+        txn.commit().map_err(storage)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +267,43 @@ mod tests {
         assert_eq!(c.get("a")?, None);
         assert_eq!(c.get("b")?.as_ref(), Some(&record));
         assert_eq!(c.queues()?, vec![("b".to_string(), record)]);
+        Ok(())
+    }
+
+    #[test]
+    fn committed_offsets_survive_reopen_and_go_with_their_stream() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(storage)?;
+        let path = dir.path().join("catalog.redb");
+        let at = |offset| CommittedOffset {
+            offset,
+            metadata: None,
+            committed_at: Timestamp(7),
+        };
+        {
+            let c = Catalog::open(&path)?;
+            let record = StreamRecord {
+                config: StreamConfig::default(),
+                created_at: Timestamp(1),
+                updated_at: Timestamp(1),
+            };
+            c.put_stream("s", &record)?;
+            c.put_stream("s2", &record)?;
+            c.commit_offsets("s", "g", &[(0, at(5)), (1, at(9))])?;
+            c.commit_offsets("s", "h", &[(0, at(1))])?;
+            c.commit_offsets("s2", "g", &[(0, at(3))])?;
+            c.commit_offsets("s", "g", &[(1, at(10))])?;
+        }
+        let c = Catalog::open(&path)?;
+        let g = c.group_offsets("s", "g")?;
+        assert_eq!(g.get(&0), Some(&at(5)));
+        assert_eq!(g.get(&1), Some(&at(10)));
+        assert_eq!(c.groups_with_offsets("s")?, vec!["g", "h"]);
+        c.remove_group("s", "h")?;
+        assert_eq!(c.groups_with_offsets("s")?, vec!["g"]);
+        c.remove_stream("s")?;
+        assert!(c.group_offsets("s", "g")?.is_empty());
+        assert_eq!(c.group_offsets("s2", "g")?.len(), 1);
+        assert_eq!(c.streams()?.len(), 1);
         Ok(())
     }
 

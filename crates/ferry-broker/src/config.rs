@@ -19,6 +19,14 @@ pub struct BrokerConfig {
     pub max_receive_messages: u32,
     /// Longest long-poll wait a receive may ask for.
     pub max_wait: Duration,
+    /// Most records in one stream append.
+    pub max_batch_records: usize,
+    /// How often each partition checks what retention removes.
+    pub retention_check_interval: Duration,
+    /// How often compacted streams are compacted in the background.
+    pub compaction_interval: Duration,
+    /// How often consumer-group members whose session ran out are removed.
+    pub group_sweep_interval: Duration,
 }
 
 impl Default for BrokerConfig {
@@ -30,6 +38,10 @@ impl Default for BrokerConfig {
             max_batch_messages: 1000,
             max_receive_messages: 1000,
             max_wait: Duration::from_secs(300),
+            max_batch_records: 10_000,
+            retention_check_interval: Duration::from_secs(30),
+            compaction_interval: Duration::from_secs(60),
+            group_sweep_interval: Duration::from_millis(100),
         }
     }
 }

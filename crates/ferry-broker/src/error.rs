@@ -36,11 +36,26 @@ pub enum ErrorKind {
     Internal,
     /// No such background task (e.g. a message move task).
     TaskNotFound,
+    /// No such stream.
+    StreamNotFound,
+    /// The stream has no such partition.
+    PartitionNotFound,
+    /// A read asked for an offset past the end of a partition.
+    OffsetOutOfRange,
+    /// A conditional append's `expected_offset` is not the partition's next offset; nothing
+    /// was written ([`Error::next_offset`] carries the actual one).
+    OffsetMismatch,
+    /// No consumer group of that name on the stream.
+    GroupNotFound,
+    /// The group has no such member (never joined, left, or its session expired): join again.
+    UnknownMember,
+    /// A member acted with an old generation: the group rebalanced since (it is fenced).
+    StaleGeneration,
 }
 
 impl ErrorKind {
     /// Every kind, for documentation and tests.
-    pub const ALL: [ErrorKind; 14] = [
+    pub const ALL: [ErrorKind; 21] = [
         ErrorKind::InvalidRequest,
         ErrorKind::InvalidName,
         ErrorKind::InvalidConfig,
@@ -55,6 +70,13 @@ impl ErrorKind {
         ErrorKind::Unavailable,
         ErrorKind::Internal,
         ErrorKind::TaskNotFound,
+        ErrorKind::StreamNotFound,
+        ErrorKind::PartitionNotFound,
+        ErrorKind::OffsetOutOfRange,
+        ErrorKind::OffsetMismatch,
+        ErrorKind::GroupNotFound,
+        ErrorKind::UnknownMember,
+        ErrorKind::StaleGeneration,
     ];
 
     /// The stable snake_case code, the HTTP status and the SQS error of this kind: the one
@@ -75,6 +97,15 @@ impl ErrorKind {
             ErrorKind::Unavailable => ("unavailable", 503, "ServiceUnavailable"),
             ErrorKind::Internal => ("internal", 500, "InternalFailure"),
             ErrorKind::TaskNotFound => ("task_not_found", 404, "ResourceNotFoundException"),
+            ErrorKind::StreamNotFound => ("stream_not_found", 404, "ResourceNotFoundException"),
+            ErrorKind::PartitionNotFound => {
+                ("partition_not_found", 404, "ResourceNotFoundException")
+            }
+            ErrorKind::OffsetOutOfRange => ("offset_out_of_range", 400, "InvalidParameterValue"),
+            ErrorKind::OffsetMismatch => ("offset_mismatch", 409, "InvalidParameterValue"),
+            ErrorKind::GroupNotFound => ("group_not_found", 404, "ResourceNotFoundException"),
+            ErrorKind::UnknownMember => ("unknown_member", 404, "InvalidParameterValue"),
+            ErrorKind::StaleGeneration => ("stale_generation", 409, "InvalidParameterValue"),
         }
     }
 
@@ -102,6 +133,9 @@ pub struct Error {
     pub kind: ErrorKind,
     /// Lowercase, names the object involved, e.g. `queue "orders" does not exist`.
     pub message: String,
+    /// For [`ErrorKind::OffsetMismatch`]: the partition's actual next offset, so an
+    /// event-sourcing writer can catch up and retry.
+    pub next_offset: Option<u64>,
 }
 
 impl fmt::Display for Error {
@@ -116,7 +150,16 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            next_offset: None,
         }
+    }
+
+    /// `stream "<name>" does not exist`.
+    pub fn stream_not_found(name: &str) -> Error {
+        Error::new(
+            ErrorKind::StreamNotFound,
+            format!("stream {name:?} does not exist"),
+        )
     }
 
     /// `queue "<name>" does not exist`.

@@ -23,15 +23,19 @@ mod clock;
 mod config;
 mod error;
 mod live_queue;
+mod live_stream;
 pub mod metrics;
 mod redrive;
 mod registry;
 mod snapshot;
+mod stream_types;
 mod types;
 
 pub use broker::{
-    Broker, MAX_MOVE_RATE_PER_S, MAX_TAGS, MoveTask, MoveTaskOptions, MoveTaskStatus,
+    Broker, MAX_COMMIT_METADATA_BYTES, MAX_MOVE_RATE_PER_S, MAX_TAGS, MoveTask, MoveTaskOptions,
+    MoveTaskStatus,
 };
+pub use catalog::CommittedOffset;
 pub use config::BrokerConfig;
 pub use error::{Error, ErrorKind, Result};
 pub use ferry_core::queue::{
@@ -39,6 +43,8 @@ pub use ferry_core::queue::{
     LeaseInfo, MessageState, NewMessage, Overflow, PeekedMessage, QueueConfig, QueueStats,
     TypedAttribute, TypedAttributes, TypedValue,
 };
+pub use ferry_core::stream::{Cleanup, StreamConfig, StreamRecord};
 pub use ferry_core::{MessageId, QueueName, Timestamp};
 pub use ferry_log::FsyncPolicy;
+pub use stream_types::*;
 pub use types::*;

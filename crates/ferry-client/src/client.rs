@@ -268,7 +268,11 @@ impl Client {
     }
 
     /// A request to the base URL plus `segments`, each percent-encoded as one path segment.
-    fn request(&self, method: Method, segments: &[&str]) -> Result<RequestBuilder, Error> {
+    pub(crate) fn request(
+        &self,
+        method: Method,
+        segments: &[&str],
+    ) -> Result<RequestBuilder, Error> {
         let mut url = self.base.clone();
         url.path_segments_mut()
             .map_err(|()| Error::InvalidUrl {
@@ -281,7 +285,7 @@ impl Client {
     }
 
     /// Sends the request and decodes a JSON success reply, or the error reply.
-    async fn call<T: DeserializeOwned>(
+    pub(crate) async fn call<T: DeserializeOwned>(
         &self,
         request: RequestBuilder,
     ) -> Result<(StatusCode, T), Error> {
@@ -293,7 +297,7 @@ impl Client {
         Ok((status, value))
     }
 
-    async fn call_no_content(&self, request: RequestBuilder) -> Result<(), Error> {
+    pub(crate) async fn call_no_content(&self, request: RequestBuilder) -> Result<(), Error> {
         self.execute(request).await.map(|_| ())
     }
 
@@ -304,23 +308,29 @@ impl Client {
         if status.is_success() {
             return Ok((status, bytes));
         }
-        Err(match serde_json::from_slice::<ErrorResponse>(&bytes) {
-            Ok(reply) => Error::Api {
-                status: status.as_u16(),
-                code: reply.error.code,
-                message: reply.error.message,
-            },
-            Err(_) => Error::InvalidReply {
-                status: status.as_u16(),
-                message: format!(
-                    "not an error reply: {}",
-                    String::from_utf8_lossy(&bytes)
-                        .chars()
-                        .take(200)
-                        .collect::<String>()
-                ),
-            },
-        })
+        Err(error_reply(status, &bytes))
+    }
+}
+
+/// The error of a reply with a failure status: the server's own, or [`Error::InvalidReply`].
+pub(crate) fn error_reply(status: StatusCode, bytes: &[u8]) -> Error {
+    match serde_json::from_slice::<ErrorResponse>(bytes) {
+        Ok(reply) => Error::Api {
+            status: status.as_u16(),
+            code: reply.error.code,
+            message: reply.error.message,
+            next_offset: reply.error.next_offset,
+        },
+        Err(_) => Error::InvalidReply {
+            status: status.as_u16(),
+            message: format!(
+                "not an error reply: {}",
+                String::from_utf8_lossy(bytes)
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
+            ),
+        },
     }
 }
 

@@ -17,6 +17,9 @@ pub enum Error {
         code: String,
         /// The server's explanation.
         message: String,
+        /// With `offset_mismatch`: the partition's actual next offset (see
+        /// [`Error::next_offset`]).
+        next_offset: Option<u64>,
     },
     /// No answer: the server could not be reached, or the connection broke.
     #[error("connection_failed: {}", chain(.0))]
@@ -57,6 +60,15 @@ impl Error {
             Error::Api { status, .. } | Error::InvalidReply { status, .. } => Some(*status),
             Error::Transport(e) => e.status().map(|s| s.as_u16()),
             Error::InvalidUrl { .. } => None,
+        }
+    }
+
+    /// With an `offset_mismatch` reply to an append with `expected_offset`: the offset the
+    /// partition will give its next record.
+    pub fn next_offset(&self) -> Option<u64> {
+        match self {
+            Error::Api { next_offset, .. } => *next_offset,
+            _ => None,
         }
     }
 

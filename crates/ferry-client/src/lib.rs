@@ -16,11 +16,30 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! Streams work the same way:
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), ferry_client::Error> {
+//! use ferry_client::{Client, api::{AppendRecord, AppendRequest, OffsetSpec, ReadQuery, StreamConfig}};
+//!
+//! let client = Client::new("http://127.0.0.1:7480")?;
+//! client.put_stream("events", &StreamConfig::default()).await?;
+//! let records = vec![AppendRecord::text("hello").with_key("user-1")];
+//! let placed = client.append("events", &AppendRequest { records, expected_offset: None }).await?;
+//! let query = ReadQuery { offset: Some(OffsetSpec::Earliest), ..Default::default() };
+//! let read = client.read("events", placed[0].partition, &query).await?;
+//! # Ok(()) }
+//! ```
 
 mod client;
 mod error;
+mod sse;
+mod streams;
 
 pub use client::{Client, PutOutcome};
 pub use error::Error;
 /// The wire types, re-exported so callers need not depend on `ferry-api` themselves.
 pub use ferry_api as api;
+pub use sse::RecordEvents;
+pub use streams::StreamPutOutcome;

@@ -20,6 +20,9 @@ pub(crate) struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// With `offset_mismatch`: the partition's actual next offset (from
+    /// [`Error::next_offset`]), so the producer can catch up and retry.
+    next_offset: Option<u64>,
 }
 
 impl ApiError {
@@ -38,6 +41,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            next_offset: None,
         }
     }
 }
@@ -50,6 +54,7 @@ impl From<Error> for ApiError {
             status,
             code: e.kind.code(),
             message: e.message,
+            next_offset: e.next_offset,
         }
     }
 }
@@ -59,11 +64,9 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             tracing::warn!(code = self.code, message = %self.message, "request failed");
         }
-        (
-            self.status,
-            Json(ErrorResponse::new(self.code, self.message)),
-        )
-            .into_response()
+        let mut body = ErrorResponse::new(self.code, self.message);
+        body.error.next_offset = self.next_offset;
+        (self.status, Json(body)).into_response()
     }
 }
 
@@ -109,6 +112,19 @@ mod tests {
                 serde_json::json!({"error": {"code": kind.code(), "message": "queue \"q\" is unhappy"}})
             );
         }
+    }
+
+    #[tokio::test]
+    async fn offset_mismatch_replies_carry_the_next_offset() {
+        let mut e = Error::new(
+            ErrorKind::OffsetMismatch,
+            "partition 0: expected 3, next is 7",
+        );
+        e.next_offset = Some(7);
+        let (status, body) = reply(ApiError::from(e)).await;
+        assert_eq!(status, 409);
+        assert_eq!(body["error"]["code"], "offset_mismatch");
+        assert_eq!(body["error"]["next_offset"], 7);
     }
 
     #[tokio::test]

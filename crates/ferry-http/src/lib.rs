@@ -1,6 +1,6 @@
-//! Ferry's native HTTP/JSON API server: the `/v1/queues` routes, `/v1/openapi.json`,
-//! `/health/*`, `/metrics` (Prometheus), `/v1/metrics/history` and the web dashboard at `/`,
-//! on axum.
+//! Ferry's native HTTP/JSON API server: the `/v1/queues` and `/v1/streams` routes (with
+//! server-sent events), `/v1/openapi.json`, `/health/*`, `/metrics` (Prometheus),
+//! `/v1/metrics/history` and the web dashboard at `/`, on axum.
 //!
 //! Every handler is a thin adapter: decode the request (refusing bad input with a 4xx JSON error
 //! before anything changes), call [`ferry_broker::Broker`], encode the reply. Broker errors

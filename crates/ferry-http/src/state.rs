@@ -12,6 +12,9 @@ pub(crate) struct AppState {
     /// Cleared when graceful shutdown starts, so `/health/ready` turns 503 while in-flight
     /// requests finish.
     ready: Arc<AtomicBool>,
+    /// Turns `true` with `ready` turning false: endless replies (server-sent events) end on
+    /// it, since graceful shutdown waits for every reply to finish.
+    draining: Arc<tokio::sync::watch::Sender<bool>>,
     /// Server metrics and the sampled history (`/metrics`, `/v1/metrics/history`).
     pub(crate) observer: Arc<crate::metrics::Observer>,
 }
@@ -33,6 +36,7 @@ impl AppState {
         AppState {
             broker,
             ready: Arc::new(AtomicBool::new(true)),
+            draining: Arc::new(tokio::sync::watch::channel(false).0),
             observer,
         }
     }
@@ -43,5 +47,11 @@ impl AppState {
 
     pub(crate) fn set_draining(&self) {
         self.ready.store(false, Ordering::Relaxed);
+        self.draining.send_replace(true);
+    }
+
+    /// Turns `true` once graceful shutdown starts.
+    pub(crate) fn draining(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.draining.subscribe()
     }
 }

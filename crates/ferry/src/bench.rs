@@ -2,29 +2,64 @@
 
 use crate::cli::{BenchArgs, BenchCommand};
 use crate::failure::Failure;
+use ferry_bench::BenchError;
 
 /// Runs the chosen workload; fails when the run could not be made or did not verify clean.
 pub(crate) async fn run(args: BenchArgs) -> Result<(), Failure> {
     match args.command {
         BenchCommand::Queue(options) => {
-            let report = ferry_bench::run_queue(&options)
-                .await
-                .map_err(|e| Failure::new("bench_failed", e.to_string()))?;
-            if options.json {
-                report
-                    .print_json()
-                    .map_err(|e| Failure::new("bench_failed", e.to_string()))?;
+            let report = ferry_bench::run_queue(&options).await.map_err(failed)?;
+            let output = if options.json {
+                Output::Json(report.to_json())
             } else {
-                report.print_table();
-            }
-            if report.is_clean() {
-                Ok(())
+                Output::Table(report.table())
+            };
+            print(output)?;
+            verdict(
+                report.is_clean(),
+                "messages were lost, duplicated or malformed (see the report)",
+            )
+        }
+        BenchCommand::Stream(options) => {
+            let report = ferry_bench::run_stream(&options).await.map_err(failed)?;
+            let output = if options.json {
+                Output::Json(report.to_json())
             } else {
-                Err(Failure::new(
-                    "verification_failed",
-                    "messages were lost, duplicated or malformed (see the report)",
-                ))
-            }
+                Output::Table(report.table())
+            };
+            print(output)?;
+            verdict(
+                report.is_clean(),
+                "records were lost, repeated, out of order or malformed (see the report)",
+            )
         }
     }
+}
+
+/// A report, rendered.
+enum Output {
+    /// For scripts (`--json`).
+    Json(Result<String, BenchError>),
+    /// For people.
+    Table(String),
+}
+
+fn print(output: Output) -> Result<(), Failure> {
+    match output {
+        Output::Json(json) => println!("{}", json.map_err(failed)?),
+        Output::Table(table) => print!("{table}"),
+    }
+    Ok(())
+}
+
+fn verdict(clean: bool, otherwise: &str) -> Result<(), Failure> {
+    if clean {
+        Ok(())
+    } else {
+        Err(Failure::new("verification_failed", otherwise))
+    }
+}
+
+fn failed(e: BenchError) -> Failure {
+    Failure::new("bench_failed", e.to_string())
 }

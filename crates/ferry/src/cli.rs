@@ -1,4 +1,5 @@
-//! The command line: `ferry serve` and `ferry queue …`.
+//! The command line: `ferry serve`, `ferry queue …` (and `ferry stream …`, whose flags live in
+//! `crate::stream`).
 
 use crate::config::{
     DEFAULT_DATA_DIR, DEFAULT_HTTP_LISTEN, LogFormat, Partial, PartialHttp, PartialLog,
@@ -27,6 +28,8 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     /// Manage queues and their messages through the native API of a running server.
     Queue(QueueArgs),
+    /// Manage event streams, produce and consume records, and inspect consumer groups.
+    Stream(crate::stream::StreamArgs),
     /// Measure a running server: load with latency percentiles, every message verified.
     Bench(BenchArgs),
     /// Print every queue's depth, rates and latency once, from a running server.
@@ -301,4 +304,7 @@ pub(crate) enum BenchCommand {
     /// Producers and consumers on a fresh queue: rates, publish and end-to-end latency, and
     /// counts of lost and duplicated messages.
     Queue(ferry_bench::QueueBench),
+    /// Appends to a fresh stream, then reads it all back: append and read rates, append
+    /// latency, and whether every record came back once, in offset order.
+    Stream(ferry_bench::StreamBench),
 }

@@ -60,6 +60,10 @@ pub(crate) struct Settings {
     pub(crate) segment_bytes: u64,
     /// Most messages in one send batch.
     pub(crate) max_batch_messages: usize,
+    /// Most records in one stream append.
+    pub(crate) max_batch_records: usize,
+    /// How often stream partitions apply retention.
+    pub(crate) retention_check_ms: u64,
     /// Most messages one receive may return.
     pub(crate) max_receive_messages: u32,
     /// Longest long poll a receive may ask for.
@@ -100,6 +104,9 @@ impl Default for Settings {
             fsync: FsyncPolicy::Always,
             segment_bytes: broker.segment_bytes,
             max_batch_messages: broker.max_batch_messages,
+            max_batch_records: broker.max_batch_records,
+            retention_check_ms: u64::try_from(broker.retention_check_interval.as_millis())
+                .unwrap_or(u64::MAX),
             max_receive_messages: broker.max_receive_messages,
             max_wait_ms: u64::try_from(broker.max_wait.as_millis()).unwrap_or(u64::MAX),
             shutdown_timeout_ms: DEFAULT_SHUTDOWN_TIMEOUT_MS,
@@ -127,6 +134,8 @@ pub(crate) struct Partial {
     pub(crate) fsync: Option<FsyncPolicy>,
     pub(crate) segment_bytes: Option<u64>,
     pub(crate) max_batch_messages: Option<usize>,
+    pub(crate) max_batch_records: Option<usize>,
+    pub(crate) retention_check_ms: Option<u64>,
     pub(crate) max_receive_messages: Option<u32>,
     pub(crate) max_wait_ms: Option<u64>,
     pub(crate) shutdown_timeout_ms: Option<u64>,
@@ -206,6 +215,8 @@ impl Partial {
             fsync: env_parse(lookup, "FERRY_FSYNC")?,
             segment_bytes: env_parse(lookup, "FERRY_SEGMENT_BYTES")?,
             max_batch_messages: env_parse(lookup, "FERRY_MAX_BATCH_MESSAGES")?,
+            max_batch_records: env_parse(lookup, "FERRY_MAX_BATCH_RECORDS")?,
+            retention_check_ms: env_parse(lookup, "FERRY_RETENTION_CHECK_MS")?,
             max_receive_messages: env_parse(lookup, "FERRY_MAX_RECEIVE_MESSAGES")?,
             max_wait_ms: env_parse(lookup, "FERRY_MAX_WAIT_MS")?,
             shutdown_timeout_ms: env_parse(lookup, "FERRY_SHUTDOWN_TIMEOUT_MS")?,
@@ -249,6 +260,8 @@ impl Settings {
             fsync: layer.fsync.unwrap_or(self.fsync),
             segment_bytes: layer.segment_bytes.unwrap_or(self.segment_bytes),
             max_batch_messages: layer.max_batch_messages.unwrap_or(self.max_batch_messages),
+            max_batch_records: layer.max_batch_records.unwrap_or(self.max_batch_records),
+            retention_check_ms: layer.retention_check_ms.unwrap_or(self.retention_check_ms),
             max_receive_messages: layer
                 .max_receive_messages
                 .unwrap_or(self.max_receive_messages),
@@ -300,6 +313,12 @@ impl Settings {
         if self.max_batch_messages == 0 {
             return Err(refuse("max_batch_messages", "must be at least 1"));
         }
+        if self.max_batch_records == 0 {
+            return Err(refuse("max_batch_records", "must be at least 1"));
+        }
+        if self.retention_check_ms == 0 {
+            return Err(refuse("retention_check_ms", "must be at least 1"));
+        }
         if self.max_receive_messages == 0 {
             return Err(refuse("max_receive_messages", "must be at least 1"));
         }
@@ -334,6 +353,9 @@ impl Settings {
             max_batch_messages: self.max_batch_messages,
             max_receive_messages: self.max_receive_messages,
             max_wait: Duration::from_millis(self.max_wait_ms),
+            max_batch_records: self.max_batch_records,
+            retention_check_interval: Duration::from_millis(self.retention_check_ms),
+            ..BrokerConfig::default()
         };
         Ok(ValidConfig {
             broker,

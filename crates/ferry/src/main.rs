@@ -1,5 +1,5 @@
-//! The `ferry` binary: `ferry serve` runs the broker with its HTTP API; `ferry queue …` drives a
-//! running server through the native API. See `ferry --help`.
+//! The `ferry` binary: `ferry serve` runs the broker with its HTTP API; `ferry queue …` and
+//! `ferry stream …` drive a running server through the native API. See `ferry --help`.
 
 mod bench;
 mod cli;
@@ -10,6 +10,7 @@ mod queue;
 mod serve;
 mod shutdown;
 mod stats;
+mod stream;
 mod top;
 
 use clap::Parser as _;
@@ -24,7 +25,7 @@ fn main() -> ExitCode {
         Command::Serve(_) | Command::Bench(_) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build(),
-        Command::Queue(_) | Command::Stats(_) | Command::Top(_) => {
+        Command::Queue(_) | Command::Stream(_) | Command::Stats(_) | Command::Top(_) => {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Queue(args) => queue::run(args).await,
+            Command::Stream(args) => stream::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Stats(args) => stats::run(args).await,
             Command::Top(args) => top::run(args).await,

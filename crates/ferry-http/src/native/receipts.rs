@@ -65,10 +65,7 @@ fn receipts_encode(outcome: BatchOutcome) -> BatchResponse {
         .into_iter()
         .map(|f| FailedReceipt {
             receipt: f.receipt,
-            error: ErrorDetail {
-                code: f.error.kind.code().to_owned(),
-                message: f.error.message,
-            },
+            error: ErrorDetail::new(f.error.kind.code(), f.error.message),
         })
         .collect();
     BatchResponse {

@@ -4,6 +4,7 @@
 //! router's table, and its config and stats schemas with what the types serialize to.
 
 mod schemas;
+mod streams;
 
 use axum::Json;
 use serde_json::{Map, Value, json};
@@ -20,23 +21,32 @@ pub fn openapi_document() -> Value {
         "info": {
             "title": "Ferry native API",
             "version": "1",
-            "description": "Queues over HTTP/JSON. Durations are integer milliseconds (`_ms`), times are RFC 3339 \
-                            strings in UTC, text bodies travel as `body` and binary ones as `body_base64`. Every error \
-                            is `{\"error\": {\"code\", \"message\"}}`.",
+            "description": "Queues and event streams over HTTP/JSON. Durations are integer milliseconds (`_ms`), times are RFC 3339 \
+                            strings in UTC, text bodies travel as `body` and binary ones as `body_base64` (stream keys, values \
+                            and header values likewise as `key`/`key_base64`, `value`/`value_base64`). Every error \
+                            is `{\"error\": {\"code\", \"message\"}}` (plus `next_offset` with `offset_mismatch`).",
         },
         "paths": paths(),
         "components": {
             "schemas": schemas::all(),
-            "parameters": {
-                "q": {"name": "q", "in": "path", "required": true, "description": "Queue name: 1 to 80 of [A-Za-z0-9_-], optionally ending in .fifo.", "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+(\\.fifo)?$", "maxLength": 80}},
-                "id": {"name": "id", "in": "path", "required": true, "description": "Message id as returned by send or peek.", "schema": {"type": "string"}},
-                "limit": {"name": "limit", "in": "query", "required": false, "description": "Most messages to return.", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
-            },
+            "parameters": parameters(),
             "responses": {
                 "Error": {"description": "The request failed; `code` says why.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             },
         },
     })
+}
+
+fn parameters() -> Value {
+    let mut parameters = json!({
+                "q": {"name": "q", "in": "path", "required": true, "description": "Queue name: 1 to 80 of [A-Za-z0-9_-], optionally ending in .fifo.", "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+(\\.fifo)?$", "maxLength": 80}},
+                "id": {"name": "id", "in": "path", "required": true, "description": "Message id as returned by send or peek.", "schema": {"type": "string"}},
+                "limit": {"name": "limit", "in": "query", "required": false, "description": "Most messages to return.", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+    });
+    if let Some(map) = parameters.as_object_mut() {
+        map.extend(streams::parameters());
+    }
+    parameters
 }
 
 fn paths() -> Value {
@@ -248,6 +258,7 @@ fn paths() -> Value {
             &[],
         ),
     );
+    streams::add_paths(&mut paths);
     Value::Object(paths)
 }
 

@@ -1,15 +1,19 @@
-//! The schemas of `/v1/openapi.json`, one per wire type of `ferry-api`.
+//! The schemas of `/v1/openapi.json`, one per wire type of `ferry-api` (the stream ones in
+//! `schemas/streams.rs`).
+
+mod streams;
 
 use ferry_api::QueueConfig;
 use serde_json::{Value, json};
 
 /// Every schema, by name.
 pub(super) fn all() -> Value {
-    json!({
+    let mut all = json!({
         "Error": obj(&["error"], json!({"error": schema_ref("ErrorDetail")})),
         "ErrorDetail": obj(&["code", "message"], json!({
             "code": {"type": "string", "description": "Stable snake_case code, e.g. queue_not_found, invalid_request, stale_receipt, request_too_large."},
             "message": {"type": "string", "description": "Lowercase explanation naming the object involved."},
+            "next_offset": int("With offset_mismatch only: the partition's actual next offset."),
         })),
         "Health": obj(&["status"], json!({"status": {"type": "string", "enum": ["live", "ready", "recovering", "shutting_down"]}})),
         "MetricsHistory": metrics_history(),
@@ -66,7 +70,11 @@ pub(super) fn all() -> Value {
             "rate_per_s": {"type": "number", "exclusiveMinimum": 0, "description": "Most messages moved per second (default: unlimited)."},
         })),
         "RedriveResponse": obj(&["moved"], json!({"moved": int("Messages moved back to their source queues.")})),
-    })
+    });
+    if let Some(map) = all.as_object_mut() {
+        map.extend(streams::all());
+    }
+    all
 }
 
 fn queue_config() -> Value {

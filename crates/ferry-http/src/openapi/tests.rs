@@ -1,6 +1,10 @@
 use super::openapi_document;
 use crate::router::routes;
-use ferry_api::{QueueConfig, QueueStats};
+use ferry_api::{
+    AppendHeader, AppendRecord, AppendRequest, CommitOffset, CommitRequest, JoinRequest,
+    OffsetReset, PollRequest, QueueConfig, QueueStats, ReadRecord, RecordHeader, StreamConfig,
+    Timestamp,
+};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -115,4 +119,84 @@ fn config_and_stats_schemas_match_the_types() {
         doc["components"]["schemas"]["QueueConfig"]["properties"]["visibility_timeout_ms"]["default"],
         30_000
     );
+}
+
+#[test]
+fn stream_schemas_match_the_types() {
+    assert_eq!(
+        schema_keys("StreamConfig"),
+        serialized_keys(&StreamConfig::default())
+    );
+    let doc = openapi_document();
+    assert_eq!(
+        doc["components"]["schemas"]["StreamConfig"]["properties"]["max_record_bytes"]["default"],
+        1_048_576
+    );
+    let record = AppendRecord {
+        key: Some("k".into()),
+        key_base64: Some("aw==".into()),
+        value: Some("v".into()),
+        value_base64: Some("dg==".into()),
+        headers: vec![AppendHeader::text("h", "v")],
+        timestamp: Some(Timestamp(0)),
+        partition: Some(0),
+    };
+    assert_eq!(schema_keys("AppendRecord"), serialized_keys(&record));
+    assert_eq!(
+        schema_keys("AppendHeader"),
+        serialized_keys(&AppendHeader {
+            value_base64: Some(String::new()),
+            ..AppendHeader::text("h", "v")
+        })
+    );
+    let append = AppendRequest {
+        records: vec![record],
+        expected_offset: Some(0),
+    };
+    assert_eq!(schema_keys("AppendRequest"), serialized_keys(&append));
+    let read = ReadRecord {
+        partition: Some(0),
+        key: Some(String::new()),
+        key_base64: Some(String::new()),
+        value: Some(String::new()),
+        value_base64: Some(String::new()),
+        ..ReadRecord::default()
+    };
+    assert_eq!(schema_keys("ReadRecord"), serialized_keys(&read));
+    assert_eq!(
+        schema_keys("RecordHeader"),
+        serialized_keys(&RecordHeader {
+            name: "h".into(),
+            value: Some(String::new()),
+            value_base64: Some(String::new()),
+        })
+    );
+}
+
+#[test]
+fn group_request_schemas_match_the_types() {
+    let join = JoinRequest {
+        member_id: Some("m".into()),
+        session_timeout_ms: Some(1_000),
+        auto_offset_reset: Some(OffsetReset::Earliest),
+    };
+    assert_eq!(schema_keys("JoinRequest"), serialized_keys(&join));
+    let poll = PollRequest {
+        max_records: Some(1),
+        max_bytes: Some(1),
+        wait_ms: Some(1),
+        ..PollRequest::default()
+    };
+    assert_eq!(schema_keys("PollRequest"), serialized_keys(&poll));
+    let commit = CommitRequest {
+        member_id: Some("m".into()),
+        generation: Some(1),
+        offsets: vec![],
+    };
+    assert_eq!(schema_keys("CommitRequest"), serialized_keys(&commit));
+    let offset = CommitOffset {
+        metadata: Some(String::new()),
+        ..CommitOffset::default()
+    };
+    assert_eq!(schema_keys("CommitOffset"), serialized_keys(&offset));
 }

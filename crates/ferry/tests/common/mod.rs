@@ -233,3 +233,134 @@ pub fn cli(server: &Server, args: &[&str], stdin: Option<&str>) -> (bool, String
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Sends a raw JSON request to `server`; returns the status and the parsed JSON body (Null if
+/// none).
+pub async fn call_json(
+    server: &Server,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let mut request = raw().request(method, format!("{}{path}", server.url()));
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+    }
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// One server-sent event as received.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SseEvent {
+    /// The `event:` field (`message` if absent).
+    pub event: String,
+    /// The `id:` field, if the event had one.
+    pub id: Option<String>,
+    /// The `data:` lines, joined by `\n`.
+    pub data: String,
+}
+
+/// A raw `text/event-stream` reply read event by event (`\n` line endings, as Ferry sends).
+pub struct SseReader {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl SseReader {
+    /// Opens `path` on `server` with `Accept: text/event-stream` and the given extra headers;
+    /// panics unless the reply is a 200 event stream.
+    pub async fn open(server: &Server, path: &str, headers: &[(&str, &str)]) -> SseReader {
+        let mut request = raw()
+            .get(format!("{}{path}", server.url()))
+            .header("accept", "text/event-stream");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        let status = response.status().as_u16();
+        let kind = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        if status != 200 || !kind.starts_with("text/event-stream") {
+            let body = response.text().await.unwrap_or_default();
+            panic!("{path}: {status} {kind}: {body}");
+        }
+        SseReader {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event (comments skipped), `None` once the server ended the reply. Panics if
+    /// nothing arrives within `patience`.
+    pub async fn next(&mut self, patience: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            if let Some(event) = self.take_event() {
+                return Some(event);
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .unwrap_or_else(|_| panic!("no event within {patience:?}"));
+            match chunk {
+                Ok(Some(bytes)) => self.buffer.push_str(&String::from_utf8_lossy(&bytes)),
+                Ok(None) | Err(_) => return None,
+            }
+        }
+    }
+
+    /// The next event of kind `event` (others skipped), as [`SseReader::next`].
+    pub async fn next_of(&mut self, event: &str, patience: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let got = self.next(left).await?;
+            if got.event == event {
+                return Some(got);
+            }
+        }
+    }
+
+    fn take_event(&mut self) -> Option<SseEvent> {
+        loop {
+            let end = self.buffer.find("\n\n")?;
+            let block: String = self.buffer.drain(..end + 2).collect();
+            let mut event = SseEvent {
+                event: "message".to_owned(),
+                ..SseEvent::default()
+            };
+            let mut data: Vec<&str> = Vec::new();
+            for line in block.lines() {
+                let (field, value) = line.split_once(':').unwrap_or((line, ""));
+                let value = value.strip_prefix(' ').unwrap_or(value);
+                match field {
+                    "event" => event.event = value.to_owned(),
+                    "id" => event.id = Some(value.to_owned()),
+                    "data" => data.push(value),
+                    _ => {}
+                }
+            }
+            if !data.is_empty() {
+                event.data = data.join("\n");
+                return Some(event);
+            }
+        }
+    }
+}
