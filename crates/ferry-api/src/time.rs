@@ -67,28 +67,40 @@ pub fn parse_rfc3339(s: &str) -> Result<Timestamp, TimeError> {
         reason,
     };
     let mut p = Cursor { rest: s.as_bytes() };
-    let year = p.digits(4).ok_or(refuse("the year must be 4 digits"))?;
+    let year = p
+        .digits(4)
+        .ok_or_else(|| refuse("the year must be 4 digits"))?;
     p.expect(b"-")
-        .ok_or(refuse("expected '-' after the year"))?;
-    let month = p.digits(2).ok_or(refuse("the month must be 2 digits"))?;
+        .ok_or_else(|| refuse("expected '-' after the year"))?;
+    let month = p
+        .digits(2)
+        .ok_or_else(|| refuse("the month must be 2 digits"))?;
     p.expect(b"-")
-        .ok_or(refuse("expected '-' after the month"))?;
-    let day = p.digits(2).ok_or(refuse("the day must be 2 digits"))?;
+        .ok_or_else(|| refuse("expected '-' after the month"))?;
+    let day = p
+        .digits(2)
+        .ok_or_else(|| refuse("the day must be 2 digits"))?;
     p.expect(b"Tt ")
-        .ok_or(refuse("expected 'T' between date and time"))?;
-    let hour = p.digits(2).ok_or(refuse("the hour must be 2 digits"))?;
+        .ok_or_else(|| refuse("expected 'T' between date and time"))?;
+    let hour = p
+        .digits(2)
+        .ok_or_else(|| refuse("the hour must be 2 digits"))?;
     p.expect(b":")
-        .ok_or(refuse("expected ':' after the hour"))?;
-    let minute = p.digits(2).ok_or(refuse("the minute must be 2 digits"))?;
+        .ok_or_else(|| refuse("expected ':' after the hour"))?;
+    let minute = p
+        .digits(2)
+        .ok_or_else(|| refuse("the minute must be 2 digits"))?;
     p.expect(b":")
-        .ok_or(refuse("expected ':' after the minute"))?;
-    let second = p.digits(2).ok_or(refuse("the second must be 2 digits"))?;
+        .ok_or_else(|| refuse("expected ':' after the minute"))?;
+    let second = p
+        .digits(2)
+        .ok_or_else(|| refuse("the second must be 2 digits"))?;
     let millis = p
         .fraction_ms()
-        .ok_or(refuse("a '.' must be followed by digits"))?;
+        .ok_or_else(|| refuse("a '.' must be followed by digits"))?;
     let offset_ms = p
         .offset_ms()
-        .ok_or(refuse("expected 'Z' or an offset like +02:00"))?;
+        .ok_or_else(|| refuse("expected 'Z' or an offset like +02:00"))?;
     if !p.rest.is_empty() {
         return Err(refuse("unexpected text after the time"));
     }

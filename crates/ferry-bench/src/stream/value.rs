@@ -18,6 +18,8 @@
 const MAGIC: &str = "FRS1";
 /// Hex digits of the record number.
 const DIGITS: usize = 16;
+/// The digits of the number, by value.
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 /// The filler after the number.
 const PAD: u8 = b'.';
 
@@ -61,13 +63,15 @@ impl ValueFormat {
 
     /// Replaces `value` with the value of record `number`, keeping its allocation.
     pub(crate) fn write(&self, number: u64, value: &mut String) {
-        value.clear();
-        value.reserve(VALUE_PREFIX_BYTES + self.padding.len());
-        value.push_str(MAGIC);
-        for shift in (0..DIGITS).rev() {
-            let nibble = (number >> (shift * 4)) & 0xf;
-            value.push(char::from_digit(nibble as u32, 16).unwrap_or('?'));
+        let mut digits = [b'0'; DIGITS];
+        for (place, digit) in digits.iter_mut().rev().enumerate() {
+            let nibble = (number >> (place * 4)) & 0xf;
+            *digit = HEX_DIGITS.get(nibble as usize).copied().unwrap_or(b'?');
         }
+        value.clear();
+        value.push_str(MAGIC);
+        // ASCII digits are valid UTF-8: the fallback is never taken.
+        value.push_str(std::str::from_utf8(&digits).unwrap_or("????????????????"));
         value.push_str(&self.padding);
     }
 
