@@ -24,36 +24,52 @@ pub struct TimeError {
     pub reason: &'static str,
 }
 
+/// Bytes of an RFC 3339 time as Ferry writes it: `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+const RFC3339_BYTES: usize = 24;
+
 /// Writes `t` as RFC 3339 in UTC with milliseconds; instants after the year 9999 are clamped.
 pub fn format_rfc3339(t: Timestamp) -> String {
+    rfc3339_str(&rfc3339_bytes(t)).to_owned()
+}
+
+/// The text of `t` in a stack buffer: serializing a time allocates nothing (one is written
+/// per record read and two per message delivered).
+fn rfc3339_bytes(t: Timestamp) -> [u8; RFC3339_BYTES] {
     let ms = i64::try_from(t.as_millis().min(MAX_RFC3339_MS)).unwrap_or(0);
     let days = ms.div_euclid(MS_PER_DAY);
     let in_day = ms.rem_euclid(MS_PER_DAY);
     let (year, month, day) = civil_from_days(days);
-    // Digits pushed by hand: two of these are written per delivered message.
-    let mut out = String::with_capacity(24);
     let fields = [
-        (year, 4, '-'),
-        (month, 2, '-'),
-        (day, 2, 'T'),
-        (in_day / MS_PER_HOUR, 2, ':'),
-        (in_day % MS_PER_HOUR / MS_PER_MINUTE, 2, ':'),
-        (in_day % MS_PER_MINUTE / MS_PER_SECOND, 2, '.'),
-        (in_day % MS_PER_SECOND, 3, 'Z'),
+        (year, 4, b'-'),
+        (month, 2, b'-'),
+        (day, 2, b'T'),
+        (in_day / MS_PER_HOUR, 2, b':'),
+        (in_day % MS_PER_HOUR / MS_PER_MINUTE, 2, b':'),
+        (in_day % MS_PER_MINUTE / MS_PER_SECOND, 2, b'.'),
+        (in_day % MS_PER_SECOND, 3, b'Z'),
     ];
+    let mut out = [0u8; RFC3339_BYTES];
+    let mut at = 0;
     for (value, width, separator) in fields {
-        push_digits(&mut out, value, width);
-        out.push(separator);
+        for place in (0..width).rev() {
+            let digit = value / 10i64.pow(place) % 10;
+            if let Some(slot) = out.get_mut(at) {
+                *slot = b'0' + u8::try_from(digit).unwrap_or(0);
+            }
+            at += 1;
+        }
+        if let Some(slot) = out.get_mut(at) {
+            *slot = separator;
+        }
+        at += 1;
     }
+    debug_assert_eq!(at, RFC3339_BYTES);
     out
 }
 
-/// Appends `value` as exactly `width` decimal digits (zero-padded; `value` is in range).
-fn push_digits(out: &mut String, value: i64, width: u32) {
-    for place in (0..width).rev() {
-        let digit = value / 10i64.pow(place) % 10;
-        out.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
-    }
+/// The buffer as text (it is ASCII by construction).
+fn rfc3339_str(bytes: &[u8; RFC3339_BYTES]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
 }
 
 /// Reads an RFC 3339 time (`Z` or a `±hh:mm` offset; any number of fraction digits, cut to
@@ -233,7 +249,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 
 /// Serde adapter for `Timestamp` fields that travel as RFC 3339 strings.
 pub mod rfc3339 {
-    use super::{format_rfc3339, parse_rfc3339};
+    use super::parse_rfc3339;
     use ferry_core::Timestamp;
     use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
 
@@ -242,7 +258,7 @@ pub mod rfc3339 {
     /// # Errors
     /// Only those of the serializer.
     pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format_rfc3339(*t))
+        s.serialize_str(super::rfc3339_str(&super::rfc3339_bytes(*t)))
     }
 
     /// Reads an RFC 3339 string.
@@ -256,7 +272,7 @@ pub mod rfc3339 {
 
     /// The same for `Option<Timestamp>` (use with `default` and `skip_serializing_if`).
     pub mod option {
-        use super::{format_rfc3339, parse_rfc3339};
+        use super::parse_rfc3339;
         use ferry_core::Timestamp;
         use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
 
@@ -266,7 +282,9 @@ pub mod rfc3339 {
         /// Only those of the serializer.
         pub fn serialize<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
             match t {
-                Some(t) => s.serialize_some(&format_rfc3339(*t)),
+                Some(t) => {
+                    s.serialize_some(super::super::rfc3339_str(&super::super::rfc3339_bytes(*t)))
+                }
                 None => s.serialize_none(),
             }
         }

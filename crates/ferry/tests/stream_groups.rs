@@ -321,23 +321,7 @@ fn a_fenced_member_cannot_commit_and_resets_need_an_empty_group() {
     let server = Server::start(&dir, &[]);
     let client = server.client();
     runtime().block_on(async {
-        client
-            .put_stream("s", &partitions(2))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let records = (0..4)
-            .map(|i| AppendRecord::text(format!("{i}")).with_partition(i % 2))
-            .collect();
-        client
-            .append(
-                "s",
-                &AppendRequest {
-                    records,
-                    expected_offset: None,
-                },
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        common::seeded_stream(&client, "s", 2, "", 4).await;
         let a = client
             .join_group("s", "g", &earliest())
             .await
@@ -553,23 +537,7 @@ fn group_events_deliver_records_leave_on_disconnect_and_resume_from_the_last_eve
     let server = Server::start(&dir, &[]);
     let client = server.client();
     runtime().block_on(async {
-        client
-            .put_stream("s", &partitions(2))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let records = (0..4)
-            .map(|i| AppendRecord::text(format!("r{i}")).with_partition(i % 2))
-            .collect();
-        client
-            .append(
-                "s",
-                &AppendRequest {
-                    records,
-                    expected_offset: None,
-                },
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        common::seeded_stream(&client, "s", 2, "r", 4).await;
         let path =
             "/v1/streams/s/groups/g/events?auto_offset_reset=earliest&session_timeout_ms=5000";
         let mut events = SseReader::open(&server, path, &[]).await;

@@ -99,7 +99,13 @@ impl Broker {
             let plan = live
                 .groups
                 .plan_poll(stream, group, member_id, generation, wall_now())?;
-            let committed = self.inner.catalog.group_offsets(stream, group)?;
+            // The catalog is read only when a partition has no position yet (after a join or
+            // a rebalance), not on every poll.
+            let committed = if plan.positions.iter().any(|(_, p)| p.is_none()) {
+                self.inner.catalog.group_offsets(stream, group)?
+            } else {
+                Default::default()
+            };
             let mut records = Vec::new();
             let mut waits = Vec::new();
             let mut budget = options.max_records.max(1);

@@ -7,7 +7,7 @@ use super::partition::{KIND_STREAM_BATCH, PartitionHandle};
 use crate::error::{Error, ErrorKind, Result};
 use crate::stream_types::CompactionOutcome;
 use ferry_core::Timestamp;
-use ferry_core::stream::{Compacted, KeyIndex, StreamConfig, decode_batch};
+use ferry_core::stream::{Compacted, KeyIndex, StreamConfig, decode_batch, decode_header};
 use ferry_log::{RewrittenSegment, SegmentSource};
 use std::sync::Arc;
 
@@ -76,7 +76,7 @@ fn rewrite_segments(
                 Compacted::Keep => kept.push((stored, None)),
                 Compacted::Drop => removed += before,
                 Compacted::Rewrite(bytes) => {
-                    let after = decode_batch(&bytes).map_err(unreadable)?.records.len() as u64;
+                    let after = u64::from(decode_header(&bytes).map_err(unreadable)?.record_count);
                     removed += before.saturating_sub(after);
                     kept.push((stored, Some(bytes)));
                 }

@@ -364,3 +364,30 @@ impl SseReader {
         }
     }
 }
+
+/// Creates stream `name` with `partitions` partitions and appends `count` text records
+/// `"{prefix}{i}"`, record `i` to partition `i % partitions`.
+pub async fn seeded_stream(client: &Client, name: &str, partitions: u32, prefix: &str, count: u32) {
+    let config = ferry_client::api::StreamConfig {
+        partitions,
+        ..ferry_client::api::StreamConfig::default()
+    };
+    client
+        .put_stream(name, &config)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let records = (0..count)
+        .map(|i| {
+            ferry_client::api::AppendRecord::text(format!("{prefix}{i}"))
+                .with_partition(i % partitions)
+        })
+        .collect();
+    let request = ferry_client::api::AppendRequest {
+        records,
+        expected_offset: None,
+    };
+    client
+        .append(name, &request)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
