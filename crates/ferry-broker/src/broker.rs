@@ -1,10 +1,14 @@
 //! The one API every front end calls.
 
+mod batches;
+mod classic_groups;
 mod groups;
 mod meta;
 mod move_tasks;
 mod streams;
 
+pub use batches::{BatchAppend, BatchRead, WaitTarget};
+pub use classic_groups::{ClassicGroupSummary, CommitError, GroupCommit};
 pub use groups::MAX_COMMIT_METADATA_BYTES;
 
 pub use meta::MAX_TAGS;
@@ -20,6 +24,7 @@ use crate::types::*;
 use ferry_core::queue::{
     Delivery, MAX_VISIBILITY_TIMEOUT_MS, NewMessage, PeekedMessage, QueueConfig,
 };
+use ferry_core::stream::classic_group::ClassicGroupConfig;
 use ferry_core::{MessageId, QueueName};
 use ferry_log::io::{StdStorage, Storage};
 use ferry_log::{Flusher, LogConfig};
@@ -48,6 +53,8 @@ struct Inner {
     move_tasks: move_tasks::MoveTasks,
     /// The live streams.
     streams: streams::Streams,
+    /// The Kafka protocol's consumer groups.
+    classic_groups: classic_groups::ClassicGroups,
     /// Set when the server stops: stream long polls end at once.
     stopping: tokio::sync::watch::Sender<bool>,
 }
@@ -81,6 +88,10 @@ impl Broker {
         std::fs::create_dir_all(config.data_dir.join("queues"))
             .map_err(|e| io_error("create data dir", e))?;
         let catalog = Catalog::open(&config.data_dir.join("catalog.redb"))?;
+        let classic_groups = classic_groups::ClassicGroups::new(ClassicGroupConfig {
+            initial_rebalance_delay: config.group_initial_rebalance_delay,
+            ..ClassicGroupConfig::default()
+        });
         let inner = Inner {
             catalog,
             registry: Arc::new(Registry::default()),
@@ -90,6 +101,7 @@ impl Broker {
             closed: AtomicBool::new(false),
             move_tasks: move_tasks::MoveTasks::default(),
             streams: streams::Streams::default(),
+            classic_groups,
             stopping: tokio::sync::watch::channel(false).0,
             config,
         };
@@ -131,6 +143,7 @@ impl Broker {
                     broker.compact_all().await;
                 } else {
                     broker.expire_members();
+                    broker.inner.classic_groups.tick();
                 }
             }
         });

@@ -19,6 +19,13 @@ const STREAMS: TableDefinition<&str, &[u8]> = TableDefinition::new("streams");
 /// Committed offsets by (stream, group, partition).
 const OFFSETS: TableDefinition<(&str, &str, u32), &[u8]> = TableDefinition::new("group_offsets");
 
+/// Partition starts moved forward by a client (Kafka's DeleteRecords), by (stream, partition).
+const STARTS: TableDefinition<(&str, u32), u64> = TableDefinition::new("partition_starts");
+/// Counters that must never hand out a value twice, by name.
+const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
+/// The counter of Kafka producer ids.
+const PRODUCER_IDS: &str = "producer_id";
+
 /// What the catalog stores per stream.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct StreamRecord {
@@ -79,6 +86,8 @@ impl Catalog {
         txn.open_table(QUEUES).map_err(storage)?;
         txn.open_table(STREAMS).map_err(storage)?;
         txn.open_table(OFFSETS).map_err(storage)?;
+        txn.open_table(STARTS).map_err(storage)?;
+        txn.open_table(COUNTERS).map_err(storage)?;
         txn.commit().map_err(storage)?;
         Ok(Catalog { db })
     }
@@ -168,6 +177,10 @@ impl Catalog {
                 .retain_in((name, "", 0)..=(name, "\u{10ffff}", u32::MAX), |_, _| false)
                 .map_err(storage)?;
         }
+        txn.open_table(STARTS)
+            .map_err(storage)?
+            .retain_in((name, 0)..=(name, u32::MAX), |_, _| false)
+            .map_err(storage)?;
         txn.commit().map_err(storage)
     }
 
@@ -185,6 +198,74 @@ impl Catalog {
                 let bytes = serde_json::to_vec(committed).map_err(storage)?;
                 table
                     .insert((stream, group, *partition), bytes.as_slice())
+                    .map_err(storage)?;
+            }
+        }
+        txn.commit().map_err(storage)
+    }
+
+    /// Records, durably, that a partition's records below `start` are deleted.
+    pub(crate) fn set_partition_start(
+        &self,
+        stream: &str,
+        partition: u32,
+        start: u64,
+    ) -> Result<()> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        txn.open_table(STARTS)
+            .map_err(storage)?
+            .insert((stream, partition), start)
+            .map_err(storage)?;
+        txn.commit().map_err(storage)
+    }
+
+    /// The starts set with [`Catalog::set_partition_start`] for a stream's partitions.
+    pub(crate) fn partition_starts(&self, stream: &str) -> Result<BTreeMap<u32, u64>> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(STARTS).map_err(storage)?;
+        let mut out = BTreeMap::new();
+        for row in table
+            .range((stream, 0)..=(stream, u32::MAX))
+            .map_err(storage)?
+        {
+            let (key, value) = row.map_err(storage)?;
+            out.insert(key.value().1, value.value());
+        }
+        Ok(out)
+    }
+
+    /// The next Kafka producer id, durably taken (ids start at 1000, so that an id a client
+    /// made up is unlikely to collide with a minted one).
+    pub(crate) fn next_producer_id(&self) -> Result<i64> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        let id = {
+            let mut table = txn.open_table(COUNTERS).map_err(storage)?;
+            let next = table
+                .get(PRODUCER_IDS)
+                .map_err(storage)?
+                .map_or(1000, |v| v.value());
+            table
+                .insert(PRODUCER_IDS, next.saturating_add(1))
+                .map_err(storage)?;
+            next
+        };
+        txn.commit().map_err(storage)?;
+        i64::try_from(id).map_err(|_| Error::new(ErrorKind::Internal, "producer ids ran out"))
+    }
+
+    /// Stores committed offsets of one group across streams, all or nothing (durably).
+    pub(crate) fn commit_group_offsets(
+        &self,
+        group: &str,
+        offsets: &[(String, u32, CommittedOffset)],
+    ) -> Result<()> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        {
+            let mut table = txn.open_table(OFFSETS).map_err(storage)?;
+            for (stream, partition, committed) in offsets {
+                let bytes = serde_json::to_vec(committed).map_err(storage)?;
+                table
+                    .insert((stream.as_str(), group, *partition), bytes.as_slice())
                     .map_err(storage)?;
             }
         }
@@ -228,6 +309,38 @@ impl Catalog {
             }
         }
         Ok(out)
+    }
+
+    /// Every committed offset of a group, across streams: `(stream, partition, committed)`.
+    pub(crate) fn offsets_of_group(
+        &self,
+        group: &str,
+    ) -> Result<Vec<(String, u32, CommittedOffset)>> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(OFFSETS).map_err(storage)?;
+        let mut out = Vec::new();
+        for row in table.iter().map_err(storage)? {
+            let (key, value) = row.map_err(storage)?;
+            let (stream, g, partition) = key.value();
+            if g == group {
+                let committed: CommittedOffset =
+                    serde_json::from_slice(value.value()).map_err(storage)?;
+                out.push((stream.to_owned(), partition, committed));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The names of every group with a committed offset on any stream.
+    pub(crate) fn groups_with_any_offsets(&self) -> Result<Vec<String>> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(OFFSETS).map_err(storage)?;
+        let mut out = std::collections::BTreeSet::new();
+        for row in table.iter().map_err(storage)? {
+            let (key, _) = row.map_err(storage)?;
+            out.insert(key.value().1.to_owned());
+        }
+        Ok(out.into_iter().collect())
     }
 
     /// Forgets every committed offset of one group.

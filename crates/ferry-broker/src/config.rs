@@ -27,6 +27,10 @@ pub struct BrokerConfig {
     pub compaction_interval: Duration,
     /// How often consumer-group members whose session ran out are removed.
     pub group_sweep_interval: Duration,
+    /// How long the first rebalance of an empty Kafka consumer group waits for more members
+    /// (Kafka's `group.initial.rebalance.delay.ms`, 3 s there). Ferry's default is none:
+    /// on one node a rebalance is cheap, and consumers start consuming at once.
+    pub group_initial_rebalance_delay: Duration,
 }
 
 impl Default for BrokerConfig {
@@ -42,6 +46,7 @@ impl Default for BrokerConfig {
             retention_check_interval: Duration::from_secs(30),
             compaction_interval: Duration::from_secs(60),
             group_sweep_interval: Duration::from_millis(100),
+            group_initial_rebalance_delay: Duration::ZERO,
         }
     }
 }

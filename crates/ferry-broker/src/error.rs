@@ -51,11 +51,23 @@ pub enum ErrorKind {
     UnknownMember,
     /// A member acted with an old generation: the group rebalanced since (it is fenced).
     StaleGeneration,
+    /// A record batch that fails its checks (CRC, lengths, offsets, compression).
+    CorruptBatch,
+    /// A well-formed record the stream refuses (e.g. keyless on a compacted stream, or a
+    /// transactional batch).
+    InvalidRecord,
+    /// An idempotent producer's batch whose sequence number is not the next one expected.
+    OutOfOrderSequence,
+    /// An idempotent producer with an older epoch than the partition has seen (it was
+    /// replaced by a newer instance).
+    ProducerFenced,
+    /// The consumer group is rebalancing: rejoin.
+    RebalanceInProgress,
 }
 
 impl ErrorKind {
     /// Every kind, for documentation and tests.
-    pub const ALL: [ErrorKind; 21] = [
+    pub const ALL: [ErrorKind; 26] = [
         ErrorKind::InvalidRequest,
         ErrorKind::InvalidName,
         ErrorKind::InvalidConfig,
@@ -77,6 +89,11 @@ impl ErrorKind {
         ErrorKind::GroupNotFound,
         ErrorKind::UnknownMember,
         ErrorKind::StaleGeneration,
+        ErrorKind::CorruptBatch,
+        ErrorKind::InvalidRecord,
+        ErrorKind::OutOfOrderSequence,
+        ErrorKind::ProducerFenced,
+        ErrorKind::RebalanceInProgress,
     ];
 
     /// The stable snake_case code, the HTTP status and the SQS error of this kind: the one
@@ -106,6 +123,15 @@ impl ErrorKind {
             ErrorKind::GroupNotFound => ("group_not_found", 404, "ResourceNotFoundException"),
             ErrorKind::UnknownMember => ("unknown_member", 404, "InvalidParameterValue"),
             ErrorKind::StaleGeneration => ("stale_generation", 409, "InvalidParameterValue"),
+            ErrorKind::CorruptBatch => ("corrupt_batch", 400, "InvalidParameterValue"),
+            ErrorKind::InvalidRecord => ("invalid_record", 400, "InvalidParameterValue"),
+            ErrorKind::OutOfOrderSequence => {
+                ("out_of_order_sequence", 409, "InvalidParameterValue")
+            }
+            ErrorKind::ProducerFenced => ("producer_fenced", 409, "InvalidParameterValue"),
+            ErrorKind::RebalanceInProgress => {
+                ("rebalance_in_progress", 409, "InvalidParameterValue")
+            }
         }
     }
 

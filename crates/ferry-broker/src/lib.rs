@@ -32,8 +32,9 @@ mod stream_types;
 mod types;
 
 pub use broker::{
-    Broker, MAX_COMMIT_METADATA_BYTES, MAX_MOVE_RATE_PER_S, MAX_TAGS, MoveTask, MoveTaskOptions,
-    MoveTaskStatus,
+    BatchAppend, BatchRead, Broker, ClassicGroupSummary, CommitError, GroupCommit,
+    MAX_COMMIT_METADATA_BYTES, MAX_MOVE_RATE_PER_S, MAX_TAGS, MoveTask, MoveTaskOptions,
+    MoveTaskStatus, WaitTarget,
 };
 pub use catalog::CommittedOffset;
 pub use config::BrokerConfig;

@@ -2,7 +2,8 @@
 //! `crate::stream`).
 
 use crate::config::{
-    DEFAULT_DATA_DIR, DEFAULT_HTTP_LISTEN, LogFormat, Partial, PartialHttp, PartialLog,
+    DEFAULT_DATA_DIR, DEFAULT_HTTP_LISTEN, DEFAULT_KAFKA_LISTEN, LogFormat, Partial, PartialHttp,
+    PartialKafka, PartialLog,
 };
 use clap::{Args, Parser, Subcommand};
 use ferry_broker::FsyncPolicy;
@@ -72,6 +73,16 @@ pub(crate) struct ServeArgs {
     /// HTTP listen address; port 0 picks a free port [env: FERRY_HTTP_LISTEN].
     #[arg(long, value_name = "ADDR", help = help_with_default("HTTP listen address; port 0 picks a free port [env: FERRY_HTTP_LISTEN]", &DEFAULT_HTTP_LISTEN.to_string()))]
     pub(crate) http_listen: Option<SocketAddr>,
+    /// Kafka protocol listen address; port 0 picks a free port [env: FERRY_KAFKA_LISTEN].
+    #[arg(long, value_name = "ADDR", help = help_with_default("Kafka protocol listen address; port 0 picks a free port [env: FERRY_KAFKA_LISTEN]", &DEFAULT_KAFKA_LISTEN.to_string()))]
+    pub(crate) kafka_listen: Option<SocketAddr>,
+    /// host:port Kafka clients are told to connect to (default: the bound address)
+    /// [env: FERRY_KAFKA_ADVERTISED].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) kafka_advertised: Option<String>,
+    /// Do not serve the Kafka protocol [env: FERRY_KAFKA_ENABLED=false].
+    #[arg(long)]
+    pub(crate) no_kafka: bool,
     /// When a publish is durable: always, interval:<ms> or never [env: FERRY_FSYNC].
     #[arg(long, value_name = "POLICY", help = help_with_default("When a publish is durable: always, interval:<ms> or never [env: FERRY_FSYNC]", &FsyncPolicy::Always.to_string()))]
     pub(crate) fsync: Option<FsyncPolicy>,
@@ -110,6 +121,12 @@ impl ServeArgs {
                 listen: self.http_listen,
                 max_request_bytes: self.max_request_bytes,
                 metrics_sample_interval_ms: self.metrics_sample_interval_ms,
+            },
+            kafka: PartialKafka {
+                enabled: self.no_kafka.then_some(false),
+                listen: self.kafka_listen,
+                advertised: self.kafka_advertised.clone(),
+                ..PartialKafka::default()
             },
             log: PartialLog {
                 format: self.log_format,

@@ -18,6 +18,11 @@ pub(crate) const DEFAULT_DATA_DIR: &str = "./ferry-data";
 /// Default HTTP listen address: loopback only.
 pub(crate) const DEFAULT_HTTP_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 7480);
+/// Default Kafka listen address: loopback only, Kafka's port.
+pub(crate) const DEFAULT_KAFKA_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9092);
+/// Most partitions a topic created without a count may get.
+const MAX_DEFAULT_PARTITIONS: u32 = 1024;
 /// Default time in-flight requests get to finish after SIGINT/SIGTERM.
 const DEFAULT_SHUTDOWN_TIMEOUT_MS: u64 = 30_000;
 /// Smallest segment size accepted (smaller ones would roll on nearly every append).
@@ -72,8 +77,25 @@ pub(crate) struct Settings {
     pub(crate) shutdown_timeout_ms: u64,
     /// The HTTP server.
     pub(crate) http: HttpSettings,
+    /// The Kafka listener.
+    pub(crate) kafka: KafkaSettings,
     /// Logging.
     pub(crate) log: LogSettings,
+}
+
+/// The `[kafka]` table.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub(crate) struct KafkaSettings {
+    /// Whether to serve the Kafka protocol at all.
+    pub(crate) enabled: bool,
+    /// Address to listen on (port 0 picks a free one).
+    pub(crate) listen: SocketAddr,
+    /// `host:port` that Metadata tells clients to connect to; empty: the bound address.
+    pub(crate) advertised: String,
+    /// Whether a Metadata request creates an unknown topic (when the client allows it).
+    pub(crate) auto_create_topics: bool,
+    /// Partitions of a topic created without a count.
+    pub(crate) default_partitions: u32,
 }
 
 /// The `[http]` table.
@@ -118,6 +140,13 @@ impl Default for Settings {
                 )
                 .unwrap_or(u64::MAX),
             },
+            kafka: KafkaSettings {
+                enabled: true,
+                listen: DEFAULT_KAFKA_LISTEN,
+                advertised: String::new(),
+                auto_create_topics: true,
+                default_partitions: 1,
+            },
             log: LogSettings {
                 format: LogFormat::Text,
                 filter: "info".to_owned(),
@@ -142,7 +171,20 @@ pub(crate) struct Partial {
     #[serde(default)]
     pub(crate) http: PartialHttp,
     #[serde(default)]
+    pub(crate) kafka: PartialKafka,
+    #[serde(default)]
     pub(crate) log: PartialLog,
+}
+
+/// The `[kafka]` table of a layer.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PartialKafka {
+    pub(crate) enabled: Option<bool>,
+    pub(crate) listen: Option<SocketAddr>,
+    pub(crate) advertised: Option<String>,
+    pub(crate) auto_create_topics: Option<bool>,
+    pub(crate) default_partitions: Option<u32>,
 }
 
 /// The `[http]` table of a layer.
@@ -228,6 +270,13 @@ impl Partial {
                     "FERRY_HTTP_METRICS_SAMPLE_INTERVAL_MS",
                 )?,
             },
+            kafka: PartialKafka {
+                enabled: env_parse(lookup, "FERRY_KAFKA_ENABLED")?,
+                listen: env_parse(lookup, "FERRY_KAFKA_LISTEN")?,
+                advertised: lookup("FERRY_KAFKA_ADVERTISED"),
+                auto_create_topics: env_parse(lookup, "FERRY_KAFKA_AUTO_CREATE_TOPICS")?,
+                default_partitions: env_parse(lookup, "FERRY_KAFKA_DEFAULT_PARTITIONS")?,
+            },
             log: PartialLog {
                 format: env_parse(lookup, "FERRY_LOG_FORMAT")?,
                 filter: lookup("FERRY_LOG_FILTER"),
@@ -279,6 +328,19 @@ impl Settings {
                     .http
                     .metrics_sample_interval_ms
                     .unwrap_or(self.http.metrics_sample_interval_ms),
+            },
+            kafka: KafkaSettings {
+                enabled: layer.kafka.enabled.unwrap_or(self.kafka.enabled),
+                listen: layer.kafka.listen.unwrap_or(self.kafka.listen),
+                advertised: layer.kafka.advertised.unwrap_or(self.kafka.advertised),
+                auto_create_topics: layer
+                    .kafka
+                    .auto_create_topics
+                    .unwrap_or(self.kafka.auto_create_topics),
+                default_partitions: layer
+                    .kafka
+                    .default_partitions
+                    .unwrap_or(self.kafka.default_partitions),
             },
             log: LogSettings {
                 format: layer.log.format.unwrap_or(self.log.format),
@@ -343,6 +405,17 @@ impl Settings {
                     ),
                 )
             })?;
+        if !(1..=MAX_DEFAULT_PARTITIONS).contains(&self.kafka.default_partitions) {
+            return Err(refuse(
+                "kafka.default_partitions",
+                format!(
+                    "{} is not between 1 and {MAX_DEFAULT_PARTITIONS}",
+                    self.kafka.default_partitions
+                ),
+            ));
+        }
+        let advertised = parse_advertised(&self.kafka.advertised)
+            .map_err(|reason| refuse("kafka.advertised", reason))?;
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
             return Err(refuse("log.filter", format!("{:?}: {e}", self.log.filter)));
         }
@@ -362,10 +435,50 @@ impl Settings {
             http: HttpConfig::with_max_request_bytes(max_request_bytes)
                 .with_history_interval(Duration::from_millis(self.http.metrics_sample_interval_ms)),
             listen: self.http.listen,
+            kafka: self.kafka.enabled.then(|| KafkaListener {
+                listen: self.kafka.listen,
+                advertised: advertised.clone(),
+                auto_create_topics: self.kafka.auto_create_topics,
+                default_partitions: self.kafka.default_partitions,
+            }),
             shutdown_timeout: Duration::from_millis(self.shutdown_timeout_ms),
             settings: self,
         })
     }
+}
+
+/// `host:port`, or nothing for an empty string.
+fn parse_advertised(text: &str) -> Result<Option<(String, u16)>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let (host, port) = text
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{text:?} is not host:port"))?;
+    let port: u16 = port
+        .parse()
+        .ok()
+        .filter(|&p| p > 0)
+        .ok_or_else(|| format!("{text:?} has no valid port"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(format!("{text:?} has no host"));
+    }
+    Ok(Some((host.to_owned(), port)))
+}
+
+/// The Kafka listener's settings, checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct KafkaListener {
+    /// Where to listen.
+    pub(crate) listen: SocketAddr,
+    /// What to advertise, if not the bound address.
+    pub(crate) advertised: Option<(String, u16)>,
+    /// Create unknown topics on Metadata requests.
+    pub(crate) auto_create_topics: bool,
+    /// Partitions of topics created without a count.
+    pub(crate) default_partitions: u32,
 }
 
 /// Settings that passed [`Settings::validate`], in the shapes their users take.
@@ -377,6 +490,8 @@ pub(crate) struct ValidConfig {
     pub(crate) http: HttpConfig,
     /// Where to listen.
     pub(crate) listen: SocketAddr,
+    /// The Kafka listener, unless disabled.
+    pub(crate) kafka: Option<KafkaListener>,
     /// How long in-flight requests get after a shutdown signal.
     pub(crate) shutdown_timeout: Duration,
     /// The settings themselves (for logging).

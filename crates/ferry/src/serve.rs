@@ -46,6 +46,15 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::new("io", format!("cannot listen on {}: {e}", config.listen)))?;
     let addr = listener.local_addr()?;
+    let kafka_listener = match &config.kafka {
+        Some(kafka) => Some(TcpListener::bind(kafka.listen).await.map_err(|e| {
+            Failure::new(
+                "io",
+                format!("cannot listen for Kafka on {}: {e}", kafka.listen),
+            )
+        })?),
+        None => None,
+    };
     say(&format!("ferry recovering http={addr}"))?;
     let startup = Startup::new(config.http.clone());
     let server = tokio::spawn(serve_until_signal(
@@ -72,12 +81,33 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "recovery finished"
     );
-    say(&format!("ferry listening http={addr}"))?;
+    let (kafka_stop, kafka_stopping) = watch::channel(false);
+    let mut announce = format!("ferry listening http={addr}");
+    if let (Some(listener), Some(kafka)) = (kafka_listener, &config.kafka) {
+        let bound = listener.local_addr()?;
+        let mut kafka_config = ferry_kafka::KafkaConfig::new(bound);
+        if let Some((host, port)) = &kafka.advertised {
+            kafka_config.advertised_host.clone_from(host);
+            kafka_config.advertised_port = *port;
+        }
+        kafka_config.auto_create_topics = kafka.auto_create_topics;
+        kafka_config.default_partitions = kafka.default_partitions;
+        tracing::info!(addr = %bound, advertised = %format!("{}:{}", kafka_config.advertised_host, kafka_config.advertised_port), "kafka listening");
+        tokio::spawn(ferry_kafka::serve(
+            listener,
+            broker.clone(),
+            kafka_config,
+            kafka_stopping,
+        ));
+        announce.push_str(&format!(" kafka={bound}"));
+    }
+    say(&announce)?;
     tracing::info!(%addr, "listening");
     let served = match server.await {
         Ok(result) => result,
         Err(e) => Err(Failure::new("internal", format!("http server task: {e}"))),
     };
+    kafka_stop.send_replace(true);
     broker.shutdown().await;
     served?;
     tracing::info!("ferry stopped");
@@ -85,7 +115,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
 }
 
 /// Prints one line on stdout: `ferry recovering http=<address>` once listening, then
-/// `ferry listening http=<address>` once ready (the line tests and scripts wait for).
+/// `ferry listening http=<address> kafka=<address>` once ready (the line tests and scripts
+/// wait for; `kafka=` only while the Kafka listener is on).
 fn say(line: &str) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{line}")?;

@@ -237,7 +237,14 @@ fn latency_histograms_record_the_injected_delay() {
 /// address from the `ferry recovering` line.
 fn start_held(dir: &DataDir, hold: &std::path::Path) -> (std::process::Child, String) {
     let mut child = ok(Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(["serve", "--http-listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--kafka-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .arg("--hold-ready-while")
         .arg(hold)

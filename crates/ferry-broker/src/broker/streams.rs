@@ -62,11 +62,13 @@ impl Broker {
             .map_err(|e| io_error("create streams dir", e))?;
         let records = self.inner.catalog.streams()?;
         for (name, record) in &records {
+            let starts = self.inner.catalog.partition_starts(name)?;
             let stream = LiveStream::open(
                 name,
                 &self.stream_dir(name),
                 record.config.clone(),
                 &self.log_env(),
+                &starts,
             )?;
             self.inner.streams.insert(Arc::new(stream));
         }
@@ -103,48 +105,120 @@ impl Broker {
     /// # Errors
     /// `invalid_name`, `invalid_config`.
     pub async fn put_stream(&self, name: &str, config: StreamConfig) -> Result<Upsert> {
+        self.check_stream_put(name, &config)?;
+        let _admin = self.inner.admin.lock().await;
+        match self.stream_record(name)? {
+            Some(record) => {
+                self.replace_stream_config(name, record, config).await?;
+                Ok(Upsert::Updated)
+            }
+            None => {
+                self.open_new_stream(name, config)?;
+                Ok(Upsert::Created)
+            }
+        }
+    }
+
+    /// Creates a stream that does not exist yet.
+    ///
+    /// # Errors
+    /// `invalid_name`, `invalid_config`, `conflict` if it exists.
+    pub async fn create_stream(&self, name: &str, config: StreamConfig) -> Result<()> {
+        self.check_stream_put(name, &config)?;
+        let _admin = self.inner.admin.lock().await;
+        if self.stream_record(name)?.is_some() {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("stream {name:?} already exists"),
+            ));
+        }
+        self.open_new_stream(name, config)
+    }
+
+    /// Changes an existing stream's config with `change`, which sees the current one; no
+    /// other config change can come between.
+    ///
+    /// # Errors
+    /// `stream_not_found`, `invalid_config`, or what `change` returns.
+    pub async fn update_stream(
+        &self,
+        name: &str,
+        change: impl FnOnce(&StreamConfig) -> Result<StreamConfig>,
+    ) -> Result<StreamConfig> {
+        self.check_open()?;
+        let _admin = self.inner.admin.lock().await;
+        let record = self
+            .stream_record(name)?
+            .ok_or_else(|| Error::stream_not_found(name))?;
+        let config = change(&record.config)?;
+        self.check_stream_put(name, &config)?;
+        self.replace_stream_config(name, record, config.clone())
+            .await?;
+        Ok(config)
+    }
+
+    fn check_stream_put(&self, name: &str, config: &StreamConfig) -> Result<()> {
         self.check_open()?;
         StreamName::new(name)?;
         config
             .validate()
-            .map_err(|e| Error::new(ErrorKind::InvalidConfig, e.to_string()))?;
-        let _admin = self.inner.admin.lock().await;
-        let now = wall_now();
-        let existing = self
+            .map_err(|e| Error::new(ErrorKind::InvalidConfig, e.to_string()))
+    }
+
+    fn stream_record(&self, name: &str) -> Result<Option<StreamRecord>> {
+        Ok(self
             .inner
             .catalog
             .streams()?
             .into_iter()
             .find(|(n, _)| n == name)
-            .map(|(_, r)| r);
-        if let Some(record) = existing {
-            record
-                .config
-                .check_update(&config)
-                .map_err(|e| Error::new(ErrorKind::InvalidConfig, e.to_string()))?;
-            let stream = self.stream(name)?;
-            self.inner.catalog.put_stream(
-                name,
-                &StreamRecord {
-                    config: config.clone(),
-                    updated_at: now,
-                    ..record
-                },
-            )?;
-            stream.add_partitions(config.partitions, &self.log_env())?;
-            stream.set_config(config).await;
-            return Ok(Upsert::Updated);
-        }
+            .map(|(_, r)| r))
+    }
+
+    /// Replaces an existing stream's config (the caller holds the admin lock).
+    async fn replace_stream_config(
+        &self,
+        name: &str,
+        record: StreamRecord,
+        config: StreamConfig,
+    ) -> Result<()> {
+        record
+            .config
+            .check_update(&config)
+            .map_err(|e| Error::new(ErrorKind::InvalidConfig, e.to_string()))?;
+        let stream = self.stream(name)?;
+        self.inner.catalog.put_stream(
+            name,
+            &StreamRecord {
+                config: config.clone(),
+                updated_at: wall_now(),
+                ..record
+            },
+        )?;
+        stream.add_partitions(config.partitions, &self.log_env())?;
+        stream.set_config(config).await;
+        Ok(())
+    }
+
+    /// Creates a stream (the caller holds the admin lock and checked it does not exist).
+    fn open_new_stream(&self, name: &str, config: StreamConfig) -> Result<()> {
+        let now = wall_now();
         let record = StreamRecord {
             config: config.clone(),
             created_at: now,
             updated_at: now,
         };
-        let stream = LiveStream::open(name, &self.stream_dir(name), config, &self.log_env())?;
+        let stream = LiveStream::open(
+            name,
+            &self.stream_dir(name),
+            config,
+            &self.log_env(),
+            &std::collections::BTreeMap::new(),
+        )?;
         self.inner.catalog.put_stream(name, &record)?;
         self.inner.streams.insert(Arc::new(stream));
         tracing::info!(stream = name, "stream created");
-        Ok(Upsert::Created)
+        Ok(())
     }
 
     /// Every stream, by name.
@@ -162,6 +236,18 @@ impl Broker {
                 config: r.config,
             })
             .collect())
+    }
+
+    /// One stream's name and config, without asking its partitions anything.
+    ///
+    /// # Errors
+    /// `stream_not_found`.
+    pub fn stream_summary(&self, name: &str) -> Result<StreamSummary> {
+        let live = self.stream(name)?;
+        Ok(StreamSummary {
+            name: name.to_owned(),
+            config: StreamConfig::clone(&live.config()),
+        })
     }
 
     /// One stream's config, partitions and groups.

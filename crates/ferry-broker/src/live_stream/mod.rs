@@ -9,7 +9,7 @@ mod read;
 
 pub(crate) use compaction::compact;
 pub(crate) use groups::Groups;
-pub(crate) use partition::PartitionHandle;
+pub(crate) use partition::{EncodedBatch, PartitionHandle};
 pub(crate) use read::first_timestamp;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -18,7 +18,7 @@ use ferry_core::Timestamp;
 use ferry_core::stream::{StreamConfig, StreamRecord, encode_batch, partition_for_key};
 use ferry_log::io::Storage;
 use ferry_log::{Flusher, Log, LogConfig};
-use partition::EncodedBatch;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
@@ -45,12 +45,14 @@ pub(crate) struct LogEnv<'a> {
 }
 
 impl LiveStream {
-    /// Opens (recovering, or creating) every partition of a stream.
+    /// Opens (recovering, or creating) every partition of a stream; `starts` are the
+    /// partitions' starts clients moved forward.
     pub(crate) fn open(
         name: &str,
         dir: &Path,
         config: StreamConfig,
         env: &LogEnv<'_>,
+        starts: &BTreeMap<u32, u64>,
     ) -> Result<LiveStream> {
         let config = Arc::new(config);
         let stream = LiveStream {
@@ -61,11 +63,23 @@ impl LiveStream {
             sticky: AtomicU32::new(0),
             groups: Groups::new(config.partitions),
         };
-        stream.add_partitions(config.partitions, env)?;
+        let mut opened = Vec::new();
+        for partition in 0..config.partitions {
+            let floor = starts.get(&partition).copied().unwrap_or(0);
+            opened.push(stream.open_partition(partition, env, floor)?);
+        }
+        if let Ok(mut partitions) = stream.partitions.write() {
+            *partitions = opened;
+        }
         Ok(stream)
     }
 
-    fn open_partition(&self, partition: u32, env: &LogEnv<'_>) -> Result<PartitionHandle> {
+    fn open_partition(
+        &self,
+        partition: u32,
+        env: &LogEnv<'_>,
+        start_floor: u64,
+    ) -> Result<PartitionHandle> {
         let config = self.config();
         let mut log_config = env.log_config.clone();
         if let Some(bytes) = config.segment_bytes {
@@ -78,7 +92,13 @@ impl LiveStream {
             tracing::warn!(stream = %self.name, partition, truncated_bytes = report.truncated_bytes, "recovery cut a torn tail");
         }
         let label = format!("stream {:?} partition {partition}", self.name);
-        Ok(partition::start(label, log, config, env.retention_interval))
+        Ok(partition::start(
+            label,
+            log,
+            config,
+            env.retention_interval,
+            start_floor,
+        ))
     }
 
     /// Opens partitions up to `count` (never fewer than there are).
@@ -86,7 +106,7 @@ impl LiveStream {
         let have = u32::try_from(self.partitions().len()).unwrap_or(u32::MAX);
         let mut opened = Vec::new();
         for partition in have..count {
-            opened.push(self.open_partition(partition, env)?);
+            opened.push(self.open_partition(partition, env, 0)?);
         }
         if let Ok(mut partitions) = self.partitions.write() {
             partitions.extend(opened);
@@ -269,5 +289,6 @@ fn encode(records: &[StreamRecord]) -> Result<EncodedBatch> {
         bytes,
         span: u32::try_from(records.len()).unwrap_or(u32::MAX),
         max_timestamp: Timestamp(records.iter().map(|r| r.timestamp_ms).max().unwrap_or(0)),
+        producer: None,
     })
 }

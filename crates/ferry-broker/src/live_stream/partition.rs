@@ -7,7 +7,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::stream_types::PartitionInfo;
 use ferry_core::Timestamp;
 use ferry_core::stream::{
-    OffsetError, PartitionState, StreamConfig, retention_cutoff, set_base_offset,
+    OffsetError, PartitionState, ProducerBatch, ProducerError, ProducerStates, StreamConfig,
+    Verdict, decode_header, retention_cutoff, set_base_offset,
 };
 use ferry_log::{Log, RewrittenSegment, SegmentSource, SyncTicket};
 use std::collections::VecDeque;
@@ -31,6 +32,9 @@ pub(crate) struct EncodedBatch {
     pub(crate) span: u32,
     /// Its largest record timestamp: what the log's time index sees.
     pub(crate) max_timestamp: Timestamp,
+    /// Its idempotent producer's fields, checked against the partition's producer state
+    /// (`None` for batches Ferry encoded itself).
+    pub(crate) producer: Option<ProducerBatch>,
 }
 
 /// Stored batches read from a partition, only durable ones.
@@ -80,6 +84,11 @@ pub(crate) enum Request {
     Replace {
         segment: RewrittenSegment,
         reply: Reply<bool>,
+    },
+    /// Move the start forward to `offset` (Kafka's DeleteRecords); answers the new start.
+    DeleteBefore {
+        offset: u64,
+        reply: Reply<u64>,
     },
     /// Wait for what is in flight and stop.
     Shutdown {
@@ -150,6 +159,13 @@ impl PartitionHandle {
         self.call(|reply| Request::Replace { segment, reply }).await
     }
 
+    /// Moves the partition's start forward to `offset` (at most its end); answers the new
+    /// start. The caller has made the new start durable.
+    pub(crate) async fn delete_before(&self, offset: u64) -> Result<u64> {
+        self.call(|reply| Request::DeleteBefore { offset, reply })
+            .await
+    }
+
     pub(crate) async fn shutdown(&self) -> Result<()> {
         self.call(|reply| Request::Shutdown { reply }).await
     }
@@ -182,18 +198,24 @@ struct LivePartition {
     config: Arc<StreamConfig>,
     ends: watch::Sender<Ends>,
     pending: VecDeque<Pending>,
+    /// Idempotent producers' sequences: what drops retried batches.
+    producers: ProducerStates,
     /// Set once storage failed: every later request gets this error.
     failed: Option<Error>,
 }
 
-/// Starts the task of a recovered partition log.
+/// Starts the task of a recovered partition log. Records below `start_floor` count as
+/// deleted even if the log still holds them (a client moved the start there).
 pub(crate) fn start(
     label: String,
     log: Log,
     config: Arc<StreamConfig>,
     retention_interval: Duration,
+    start_floor: u64,
 ) -> PartitionHandle {
-    let state = PartitionState::recovered(log.start_offset(), log.next_offset());
+    let mut state = PartitionState::recovered(log.start_offset(), log.next_offset());
+    state.retained(start_floor);
+    let producers = rebuild_producers(&label, &log);
     let initial = Ends {
         start: state.start(),
         end: state.durable_end(),
@@ -207,6 +229,7 @@ pub(crate) fn start(
         config,
         ends: ends_tx,
         pending: VecDeque::new(),
+        producers,
         failed: None,
     };
     tokio::spawn(partition.run(rx, retention_interval));
@@ -280,6 +303,9 @@ impl LivePartition {
                 self.publish_ends();
                 let _ = reply.send(replaced);
             }
+            Request::DeleteBefore { offset, reply } => {
+                let _ = reply.send(self.delete_before(offset));
+            }
             Request::Shutdown { .. } => {}
         }
     }
@@ -303,6 +329,26 @@ impl LivePartition {
                 return;
             }
         };
+        let producer = batch.producer.filter(ProducerBatch::is_idempotent);
+        if let Some(producer) = &producer {
+            match self.producers.check(producer) {
+                Ok(Verdict::Append) => {}
+                Ok(Verdict::Duplicate { base_offset, .. }) => {
+                    // A retry: answer with the original offsets once they are durable.
+                    self.pending.push_back(Pending {
+                        ticket: self.log.sync(),
+                        base_offset,
+                        end: self.state.next(),
+                        reply,
+                    });
+                    return;
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(producer_error(&self.label, e)));
+                    return;
+                }
+            }
+        }
         debug_assert_eq!(next, self.log.next_offset());
         if let Err(e) = set_base_offset(&mut batch.bytes, next) {
             let _ = reply.send(Err(Error::new(ErrorKind::Internal, e.to_string())));
@@ -315,12 +361,17 @@ impl LivePartition {
             batch.span,
         );
         match appended {
-            Ok(appended) => self.pending.push_back(Pending {
-                ticket: self.log.sync(),
-                base_offset: appended.offset,
-                end: self.state.appended(batch.span),
-                reply,
-            }),
+            Ok(appended) => {
+                if let Some(producer) = &producer {
+                    self.producers.record(producer, appended.offset);
+                }
+                self.pending.push_back(Pending {
+                    ticket: self.log.sync(),
+                    base_offset: appended.offset,
+                    end: self.state.appended(batch.span),
+                    reply,
+                });
+            }
             Err(e) => {
                 let e = Error::from(e);
                 if self.log.is_poisoned() {
@@ -402,6 +453,31 @@ impl LivePartition {
             .collect()
     }
 
+    fn delete_before(&mut self, offset: u64) -> Result<u64> {
+        self.check_failed()?;
+        let end = self.state.durable_end();
+        if offset > end {
+            return Err(Error::new(
+                ErrorKind::OffsetOutOfRange,
+                format!("{}: offset {offset} is past the end ({end})", self.label),
+            ));
+        }
+        self.state.retained(offset);
+        let start = self.state.start();
+        match self.log.delete_segments_before(start) {
+            Ok(n) if n > 0 => {
+                tracing::info!(partition = %self.label, segments = n, start_offset = start, "records deleted")
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(partition = %self.label, error = %e, "cannot remove deleted segments yet")
+            }
+        }
+        self.producers.retained(start);
+        self.publish_ends();
+        Ok(start)
+    }
+
     /// Deletes the closed segments retention no longer keeps.
     fn on_retention(&mut self) {
         if self.failed.is_some() {
@@ -416,6 +492,7 @@ impl LivePartition {
             Ok(0) => {}
             Ok(n) => {
                 self.state.retained(self.log.start_offset());
+                self.producers.retained(self.log.start_offset());
                 tracing::info!(partition = %self.label, segments = n, start_offset = self.state.start(), "retention removed segments");
                 self.publish_ends();
             }
@@ -443,6 +520,52 @@ impl LivePartition {
         }
         self.check_failed()
     }
+}
+
+/// How many of the newest segments are scanned for producer state at startup. A producer
+/// whose last batch is older than these is unknown after a restart, and may then start at any
+/// sequence (see `ferry_core::stream::producer`); scanning every segment would make startup
+/// time grow with the data kept.
+const PRODUCER_SCAN_SEGMENTS: usize = 2;
+
+/// The idempotent producers' state, rebuilt from the headers of the newest stored batches.
+fn rebuild_producers(label: &str, log: &Log) -> ProducerStates {
+    let mut producers = ProducerStates::new();
+    let segments = log.segments();
+    let Some(first) = segments.get(segments.len().saturating_sub(PRODUCER_SCAN_SEGMENTS)) else {
+        return producers;
+    };
+    let mut from = first.base_offset;
+    let end = log.next_offset();
+    while from < end {
+        let records = match log.read(from, 4 * 1024 * 1024) {
+            Ok(records) if !records.is_empty() => records,
+            Ok(_) => break,
+            Err(e) => {
+                tracing::warn!(partition = %label, error = %e, "cannot read producer state; producers start afresh");
+                break;
+            }
+        };
+        for record in &records {
+            if record.kind == KIND_STREAM_BATCH
+                && let Ok(header) = decode_header(&record.payload)
+            {
+                producers.observe(&header);
+            }
+            from = from.max(record.offset + u64::from(record.span));
+        }
+    }
+    producers
+}
+
+/// A producer-state refusal as a broker error.
+fn producer_error(label: &str, e: ProducerError) -> Error {
+    let kind = match e {
+        ProducerError::InvalidProducerEpoch { .. } => ErrorKind::ProducerFenced,
+        ProducerError::OutOfOrderSequence { .. } => ErrorKind::OutOfOrderSequence,
+        _ => ErrorKind::InvalidRecord,
+    };
+    Error::new(kind, format!("{label}: {e}"))
 }
 
 /// The segments as the pure retention rule sees them.

@@ -1,4 +1,4 @@
-//! Kafka's v2 record batch ("magic 2"), uncompressed: the bytes one stream log record stores.
+//! Kafka's v2 record batch ("magic 2"): the bytes one stream log record stores.
 //!
 //! Integers are big-endian; `varint`/`varlong` are zigzag LEB128 (as protobuf's `sint32` /
 //! `sint64`), at most 5 and 10 bytes. Positions are from the start of the batch:
@@ -25,10 +25,19 @@
 //!      (UTF-8), value_length varint (−1 = null), value
 //! ```
 //!
+//! When the compression bits are set, everything from position 61 on is the records above
+//! compressed as one stream with that codec (see [`Compression`]); the header never is. The
+//! CRC covers the compressed bytes. Ferry stores Kafka producers' batches as sent, so every
+//! reader decompresses: [`decode_batch`] builds the records, [`check_batch`] only validates
+//! them. Both walk the records with one parser over borrowed bytes.
+//!
 //! Decoding never panics, whatever the bytes: indexing is denied in this module and the decoder
-//! is property-tested on random input.
+//! is property-tested on random input, compressed or not. Decompression is bounded by
+//! [`MAX_DECOMPRESSED_BYTES`].
 
 #![deny(clippy::indexing_slicing)]
+
+use super::compression::{self, Compression, MAX_DECOMPRESSED_BYTES};
 
 /// Bytes before the first record: the fixed part of a batch.
 pub const BATCH_HEADER_BYTES: usize = 61;
@@ -40,7 +49,8 @@ const CRC_START: usize = 21;
 /// The only record batch format this codec speaks.
 const MAGIC: u8 = 2;
 
-const ATTR_COMPRESSION_MASK: u16 = 0x07;
+/// Attribute bits 0–2: the compression codec.
+pub(crate) const ATTR_COMPRESSION_MASK: u16 = 0x07;
 const ATTR_LOG_APPEND_TIME: u16 = 0x08;
 const ATTR_TRANSACTIONAL: u16 = 0x10;
 const ATTR_CONTROL: u16 = 0x20;
@@ -137,9 +147,18 @@ impl BatchHeader {
             .saturating_add(LOG_OVERHEAD_BYTES)
     }
 
-    /// The compression codec: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd.
+    /// The compression codec: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd (5 to 7 are unassigned).
     pub fn compression_codec(&self) -> u8 {
         (self.attributes & ATTR_COMPRESSION_MASK) as u8
+    }
+
+    /// How the records are compressed.
+    ///
+    /// # Errors
+    /// [`BatchError::UnknownCompression`] for codecs 5 to 7, which Kafka does not define.
+    pub fn compression(&self) -> Result<Compression, BatchError> {
+        let codec = self.compression_codec();
+        Compression::from_codec(codec).ok_or(BatchError::UnknownCompression { codec })
     }
 
     /// How record timestamps are to be read.
@@ -225,14 +244,41 @@ pub enum BatchError {
         /// The CRC of the bytes.
         computed: u32,
     },
-    /// The records are compressed; only the Kafka adapter handles those.
+    /// The compression bits name a codec Kafka does not define (5 to 7).
     #[error(
-        "record batch is compressed with codec {codec} (1 gzip, 2 snappy, 3 lz4, 4 zstd); \
-         only uncompressed batches can be decoded"
+        "record batch uses compression codec {codec}; kafka defines only 0 none, 1 gzip, \
+         2 snappy, 3 lz4 and 4 zstd"
     )]
-    Compressed {
+    UnknownCompression {
         /// The codec bits of the attributes.
         codec: u8,
+    },
+    /// The compressed records are not a valid stream of their codec (corrupt or truncated).
+    #[error("record batch does not decompress as {compression}: {reason}")]
+    Decompress {
+        /// The codec the attributes name.
+        compression: Compression,
+        /// What the decompressor reported.
+        reason: String,
+    },
+    /// The records decompress to more than the bound, [`MAX_DECOMPRESSED_BYTES`].
+    #[error(
+        "record batch decompresses ({compression}) to more than {limit} bytes, the most one \
+         batch may hold"
+    )]
+    DecompressedTooLarge {
+        /// The codec the attributes name.
+        compression: Compression,
+        /// The bound passed, in bytes.
+        limit: usize,
+    },
+    /// Encoding could not compress the records.
+    #[error("records do not compress with {compression}: {reason}")]
+    Compress {
+        /// The codec asked for.
+        compression: Compression,
+        /// What the compressor reported.
+        reason: String,
     },
     /// A header field that must not be negative is.
     #[error("record batch field {field} is negative: {value}")]
@@ -340,6 +386,85 @@ pub fn encode_batch(
         records.iter().zip(0u32..).map(|(r, d)| (d, r)),
         out,
     )
+}
+
+/// Encodes `records` as one v2 batch at `base_offset` with its records compressed by
+/// `compression`, appending it to `out`: [`encode_batch`] with a codec
+/// ([`Compression::None`] is exactly [`encode_batch`]).
+///
+/// The batch is first encoded uncompressed into a scratch buffer, then its records are
+/// compressed into `out` at the codec's default level. Snappy is written as one raw block, as
+/// librdkafka writes it (the Java client's xerial framing is read, not written).
+///
+/// # Errors
+/// As [`encode_batch`], plus [`BatchError::Compress`] if the codec fails and
+/// [`BatchError::TooLarge`] if the compressed batch passes Kafka's `i32` length. On error
+/// `out` is left as it was.
+pub fn encode_batch_with(
+    base_offset: u64,
+    records: &[StreamRecord],
+    compression: Compression,
+    out: &mut Vec<u8>,
+) -> Result<(), BatchError> {
+    if compression == Compression::None {
+        return encode_batch(base_offset, records, out);
+    }
+    let mut plain = Vec::new();
+    encode_batch(base_offset, records, &mut plain)?;
+    compress_batch(&plain, compression, out)
+}
+
+/// Appends to `out` a copy of the uncompressed batch `plain` whose records are compressed by
+/// `compression`: the same header but for the compression bits, the length and the CRC.
+///
+/// # Errors
+/// What [`decode_header`] finds wrong with `plain`'s frame, [`BatchError::Compress`], or
+/// [`BatchError::TooLarge`]. On error `out` is left as it was.
+pub(crate) fn compress_batch(
+    plain: &[u8],
+    compression: Compression,
+    out: &mut Vec<u8>,
+) -> Result<(), BatchError> {
+    let start = out.len();
+    let written = compress_batch_into(plain, compression, start, out);
+    if written.is_err() {
+        out.truncate(start);
+    }
+    written
+}
+
+fn compress_batch_into(
+    plain: &[u8],
+    compression: Compression,
+    start: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), BatchError> {
+    let header = decode_header(plain)?;
+    debug_assert_eq!(header.compression(), Ok(Compression::None));
+    let (fixed, records) = plain
+        .get(..header.total_bytes())
+        .and_then(|batch| batch.split_at_checked(BATCH_HEADER_BYTES))
+        .ok_or(BatchError::Truncated {
+            needed: header.total_bytes(),
+            actual: plain.len(),
+        })?;
+    out.extend_from_slice(fixed);
+    compression::compress(compression, records, out)?;
+    let bytes = (out.len() - start) as u64;
+    if bytes > MAX_BATCH_BYTES {
+        return Err(BatchError::TooLarge {
+            bytes,
+            count: header.record_count,
+        });
+    }
+    let batch_length = (out.len() - start - LOG_OVERHEAD_BYTES) as u32;
+    let attributes = (header.attributes & !ATTR_COMPRESSION_MASK) | u16::from(compression.codec());
+    patch(out, start + 8, &batch_length.to_be_bytes());
+    patch(out, start + CRC_START, &attributes.to_be_bytes());
+    let crc = crc32c::crc32c(out.get(start + CRC_START..).unwrap_or_default());
+    patch(out, start + 17, &crc.to_be_bytes());
+    debug_assert!(decode_header(out.get(start..).unwrap_or_default()).is_ok());
+    Ok(())
 }
 
 /// The batch-level fields an encoding takes from its caller rather than from the records.
@@ -600,11 +725,16 @@ fn put_varlong(out: &mut Vec<u8>, v: i64) {
 // ---------------------------------------------------------------------------------------------
 
 /// A cursor over bytes that fails, rather than panics, past the end.
+#[derive(Clone, Copy)]
 struct Reader<'a> {
     bytes: &'a [u8],
 }
 
+// The record walk spends its time in these few methods. Left to itself the compiler keeps
+// `bytes` and `varint` out of line; forcing them inline, with the one-byte varint shortcut,
+// takes `check_batch` on a 1000-record batch from about 20 µs to 16 µs (4.5 µs is the CRC).
 impl<'a> Reader<'a> {
+    #[inline(always)]
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let (head, rest) = self.bytes.split_at_checked(n)?;
         self.bytes = rest;
@@ -628,7 +758,15 @@ impl<'a> Reader<'a> {
     }
 
     /// An unsigned LEB128 of at most `max_bytes` bytes and 64 bits.
+    #[inline(always)]
     fn uvarint(&mut self, max_bytes: usize) -> Option<u64> {
+        // Most record fields (attributes, deltas, short lengths) fit one byte.
+        if let Some((&byte, rest)) = self.bytes.split_first() {
+            if byte < 0x80 {
+                self.bytes = rest;
+                return Some(u64::from(byte));
+            }
+        }
         let mut value = 0u64;
         for i in 0..max_bytes {
             let (&byte, rest) = self.bytes.split_first()?;
@@ -645,17 +783,20 @@ impl<'a> Reader<'a> {
         None
     }
 
+    #[inline(always)]
     fn varint(&mut self) -> Option<i32> {
         let raw = u32::try_from(self.uvarint(MAX_VARINT_BYTES)?).ok()?;
         Some(((raw >> 1) as i32) ^ -((raw & 1) as i32))
     }
 
+    #[inline(always)]
     fn varlong(&mut self) -> Option<i64> {
         let raw = self.uvarint(MAX_VARLONG_BYTES)?;
         Some(((raw >> 1) as i64) ^ -((raw & 1) as i64))
     }
 
     /// A length-prefixed byte string; a length of −1 is null.
+    #[inline(always)]
     fn bytes(&mut self) -> Result<Option<&'a [u8]>, &'static str> {
         match self.varint().ok_or("bad length varint")? {
             -1 => Ok(None),
@@ -767,18 +908,96 @@ fn check_frame(bytes: &[u8]) -> Result<Frame, BatchError> {
     })
 }
 
-/// Decodes one whole uncompressed batch: `bytes` must be exactly the batch.
+/// Decodes one whole batch, compressed or not: `bytes` must be exactly the batch.
 ///
 /// Checks the magic, the lengths, the CRC and every record: offset deltas must increase and
 /// stay within `last_offset_delta` (gaps are allowed, as compaction leaves them), timestamps
 /// must not be negative, and header keys must be UTF-8. Under
-/// [`TimestampType::LogAppendTime`] every record gets the batch's max timestamp. One pass;
-/// allocations are the record list plus each record's own bytes.
+/// [`TimestampType::LogAppendTime`] every record gets the batch's max timestamp. Compressed
+/// records are first decompressed into one buffer, at most [`MAX_DECOMPRESSED_BYTES`]. One
+/// pass over the records; allocations are that buffer, the record list and each record's own
+/// bytes. [`check_batch`] makes the same checks without building the records.
 ///
 /// # Errors
-/// Any [`BatchError`] but the encoding ones; [`BatchError::Compressed`] for a compressed
-/// batch.
+/// Any [`BatchError`] but the encoding ones: for compressed records
+/// [`BatchError::UnknownCompression`], [`BatchError::Decompress`] or
+/// [`BatchError::DecompressedTooLarge`].
 pub fn decode_batch(bytes: &[u8]) -> Result<DecodedBatch, BatchError> {
+    let mut scratch = Vec::new();
+    let (header, records_bytes) = open_batch(bytes, &mut scratch)?;
+    // Every record takes at least MIN_RECORD_BYTES, so a lying count cannot over-allocate.
+    let capacity = (header.record_count as usize).min(records_bytes.len() / MIN_RECORD_BYTES);
+    let mut records = Vec::with_capacity(capacity);
+    for view in RecordWalk::new(header, records_bytes) {
+        let view = view?;
+        let offset = header.base_offset + u64::from(view.offset_delta);
+        records.push((offset, view.to_record()));
+    }
+    Ok(DecodedBatch { header, records })
+}
+
+/// What [`check_batch`] learns of a valid batch without building its records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BatchSummary {
+    /// The batch's fixed fields.
+    pub header: BatchHeader,
+    /// Records read: always the header's `record_count`, which the check holds the records to.
+    pub record_count: u32,
+    /// Records whose key is null: what a front end counts when a compacted stream must refuse
+    /// keyless records.
+    pub keyless_records: u32,
+    /// The encoded size of the largest record, its length prefix included: what a per-record
+    /// size limit such as `max_record_bytes` goes by (never more than [`record_size`] says).
+    pub largest_record_bytes: usize,
+    /// Bytes of the records once decompressed (the stored size for an uncompressed batch).
+    pub records_bytes: usize,
+}
+
+impl BatchSummary {
+    /// Whether the records fill every offset the batch spans, as a producer writes them: the
+    /// same answer as [`DecodedBatch::is_dense`]. Offset deltas strictly increase within
+    /// `0..=last_offset_delta`, so a record per offset of the span means no gap.
+    pub fn is_dense(&self) -> bool {
+        u64::from(self.header.span()) == u64::from(self.record_count)
+    }
+}
+
+/// Checks one whole batch exactly as [`decode_batch`] does, without building its records:
+/// the fast path for validating a produced batch before it is stored as sent.
+///
+/// An uncompressed batch is checked without allocating; a compressed one is decompressed into
+/// a single buffer, at most [`MAX_DECOMPRESSED_BYTES`].
+///
+/// # Errors
+/// Exactly the errors [`decode_batch`] returns for the same bytes.
+pub fn check_batch(bytes: &[u8]) -> Result<BatchSummary, BatchError> {
+    let mut scratch = Vec::new();
+    let (header, records_bytes) = open_batch(bytes, &mut scratch)?;
+    let mut summary = BatchSummary {
+        header,
+        record_count: 0,
+        keyless_records: 0,
+        largest_record_bytes: 0,
+        records_bytes: records_bytes.len(),
+    };
+    for view in RecordWalk::new(header, records_bytes) {
+        let view = view?;
+        summary.record_count += 1;
+        summary.keyless_records += u32::from(view.key.is_none());
+        summary.largest_record_bytes = summary.largest_record_bytes.max(view.encoded_bytes);
+    }
+    debug_assert_eq!(summary.record_count, header.record_count);
+    Ok(summary)
+}
+
+/// Checks the frame and the CRC of the one batch `bytes` holds, and returns its header and the
+/// bytes of its records: a slice of `bytes`, or of `scratch` when the records are compressed
+/// and so are decompressed there first.
+fn open_batch<'a>(
+    bytes: &'a [u8],
+    scratch: &'a mut Vec<u8>,
+) -> Result<(BatchHeader, &'a [u8]), BatchError> {
     let header = decode_header(bytes)?;
     if bytes.len() != header.total_bytes() {
         return Err(BatchError::LengthMismatch {
@@ -793,38 +1012,141 @@ pub fn decode_batch(bytes: &[u8]) -> Result<DecodedBatch, BatchError> {
             computed,
         });
     }
-    let codec = header.compression_codec();
-    if codec != 0 {
-        return Err(BatchError::Compressed { codec });
+    let records = bytes.get(BATCH_HEADER_BYTES..).unwrap_or_default();
+    match header.compression()? {
+        Compression::None => Ok((header, records)),
+        codec => {
+            scratch.clear();
+            compression::decompress(codec, records, MAX_DECOMPRESSED_BYTES, scratch)?;
+            Ok((header, scratch.as_slice()))
+        }
     }
-    let mut r = Reader {
-        bytes: bytes.get(BATCH_HEADER_BYTES..).unwrap_or_default(),
-    };
-    // Every record takes at least MIN_RECORD_BYTES, so a lying count cannot over-allocate.
-    let capacity = (header.record_count as usize).min(r.bytes.len() / MIN_RECORD_BYTES);
-    let mut records = Vec::with_capacity(capacity);
-    let mut next_delta = 0u32;
-    for index in 0..header.record_count {
-        let (delta, record) = decode_record(&mut r, &header, next_delta)
-            .map_err(|reason| BatchError::BadRecord { index, reason })?;
-        next_delta = delta.saturating_add(1);
-        records.push((header.base_offset + u64::from(delta), record));
-    }
-    if !r.bytes.is_empty() {
-        return Err(BatchError::TrailingBytes {
-            count: header.record_count,
-            bytes: r.bytes.len(),
-        });
-    }
-    Ok(DecodedBatch { header, records })
 }
 
-/// Reads one record whose offset delta must be at least `min_delta`.
-fn decode_record(
-    r: &mut Reader<'_>,
+/// The one record parser: walks a batch's (decompressed) record bytes, checking each record
+/// and yielding it as a [`RecordView`] that borrows its fields. After the header's
+/// `record_count` records it fails if bytes are left; after the end or an error it yields
+/// nothing more.
+struct RecordWalk<'a> {
+    header: BatchHeader,
+    r: Reader<'a>,
+    /// Records yielded so far.
+    index: u32,
+    /// The least offset delta the next record may have: deltas strictly increase.
+    next_delta: u32,
+    /// Set once the walk has ended or failed.
+    done: bool,
+}
+
+impl<'a> RecordWalk<'a> {
+    fn new(header: BatchHeader, records: &'a [u8]) -> RecordWalk<'a> {
+        RecordWalk {
+            header,
+            r: Reader { bytes: records },
+            index: 0,
+            next_delta: 0,
+            done: false,
+        }
+    }
+
+    fn step(&mut self) -> Result<Option<RecordView<'a>>, BatchError> {
+        if self.index == self.header.record_count {
+            if !self.r.bytes.is_empty() {
+                return Err(BatchError::TrailingBytes {
+                    count: self.index,
+                    bytes: self.r.bytes.len(),
+                });
+            }
+            return Ok(None);
+        }
+        let view = read_record(&mut self.r, &self.header, self.next_delta).map_err(|reason| {
+            BatchError::BadRecord {
+                index: self.index,
+                reason,
+            }
+        })?;
+        self.next_delta = view.offset_delta.saturating_add(1);
+        self.index += 1;
+        Ok(Some(view))
+    }
+}
+
+impl<'a> Iterator for RecordWalk<'a> {
+    type Item = Result<RecordView<'a>, BatchError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let item = self.step().transpose();
+        self.done = !matches!(item, Some(Ok(_)));
+        item
+    }
+}
+
+/// One checked record, its fields borrowed from the batch's (decompressed) bytes.
+struct RecordView<'a> {
+    offset_delta: u32,
+    /// Absolute, as [`StreamRecord::timestamp_ms`].
+    timestamp_ms: u64,
+    key: Option<&'a [u8]>,
+    value: Option<&'a [u8]>,
+    /// The headers, already checked: walking them again yields no error.
+    headers: HeaderWalk<'a>,
+    /// Bytes of the record in the batch, its length prefix included.
+    encoded_bytes: usize,
+}
+
+impl RecordView<'_> {
+    /// Copies the record out of the batch.
+    fn to_record(&self) -> StreamRecord {
+        let mut headers = Vec::with_capacity(self.headers.remaining);
+        // The headers were checked when the record was read, so none is skipped here.
+        for (key, value) in self.headers.flatten() {
+            headers.push((key.to_owned(), value.map(<[u8]>::to_vec)));
+        }
+        debug_assert_eq!(headers.len(), self.headers.remaining);
+        StreamRecord {
+            timestamp_ms: self.timestamp_ms,
+            key: self.key.map(<[u8]>::to_vec),
+            value: self.value.map(<[u8]>::to_vec),
+            headers,
+        }
+    }
+}
+
+/// A record's headers as borrowed `(key, value)` pairs; stops after the first error.
+#[derive(Clone, Copy)]
+struct HeaderWalk<'a> {
+    r: Reader<'a>,
+    /// Headers not yet read.
+    remaining: usize,
+}
+
+impl<'a> Iterator for HeaderWalk<'a> {
+    type Item = Result<(&'a str, Option<&'a [u8]>), &'static str>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.remaining = self.remaining.checked_sub(1)?;
+        let header = (|| {
+            let key = self.r.bytes()?.ok_or("null header key")?;
+            let key = std::str::from_utf8(key).map_err(|_| "header key is not utf-8")?;
+            Ok((key, self.r.bytes()?))
+        })();
+        if header.is_err() {
+            self.remaining = 0;
+        }
+        Some(header)
+    }
+}
+
+/// Reads and checks one record whose offset delta must be at least `min_delta`.
+fn read_record<'a>(
+    r: &mut Reader<'a>,
     header: &BatchHeader,
     min_delta: u32,
-) -> Result<(u32, StreamRecord), &'static str> {
+) -> Result<RecordView<'a>, &'static str> {
+    let before = r.bytes.len();
     let length = r.varint().ok_or("bad length varint")?;
     let length = usize::try_from(length).map_err(|_| "negative length")?;
     let mut body = Reader {
@@ -833,8 +1155,8 @@ fn decode_record(
     body.take(1).ok_or("truncated attributes")?;
     let timestamp_delta = body.varlong().ok_or("bad timestamp delta varlong")?;
     let delta = body.varint().ok_or("bad offset delta varint")?;
-    let delta = u32::try_from(delta).map_err(|_| "negative offset delta")?;
-    if delta < min_delta || delta > header.last_offset_delta {
+    let offset_delta = u32::try_from(delta).map_err(|_| "negative offset delta")?;
+    if offset_delta < min_delta || offset_delta > header.last_offset_delta {
         return Err("offset delta out of order or past the batch's last offset delta");
     }
     let timestamp = match header.timestamp_type() {
@@ -845,30 +1167,27 @@ fn decode_record(
         TimestampType::LogAppendTime => header.max_timestamp_ms,
     };
     let timestamp_ms = u64::try_from(timestamp).map_err(|_| "negative timestamp")?;
-    let key = body.bytes()?.map(<[u8]>::to_vec);
-    let value = body.bytes()?.map(<[u8]>::to_vec);
+    let key = body.bytes()?;
+    let value = body.bytes()?;
     let header_count = body.varint().ok_or("bad header count varint")?;
-    let header_count = usize::try_from(header_count).map_err(|_| "negative header count")?;
-    // Every header takes at least two bytes.
-    let mut headers = Vec::with_capacity(header_count.min(body.bytes.len() / 2));
-    for _ in 0..header_count {
-        let key = body.bytes()?.ok_or("null header key")?;
-        let key = std::str::from_utf8(key).map_err(|_| "header key is not utf-8")?;
-        let value = body.bytes()?.map(<[u8]>::to_vec);
-        headers.push((key.to_owned(), value));
+    let remaining = usize::try_from(header_count).map_err(|_| "negative header count")?;
+    let headers = HeaderWalk { r: body, remaining };
+    // Each header takes at least two bytes, so a lying count fails within the record.
+    let mut rest = headers;
+    for header in &mut rest {
+        header?;
     }
-    if !body.bytes.is_empty() {
+    if !rest.r.bytes.is_empty() {
         return Err("record length exceeds its fields");
     }
-    Ok((
-        delta,
-        StreamRecord {
-            timestamp_ms,
-            key,
-            value,
-            headers,
-        },
-    ))
+    Ok(RecordView {
+        offset_delta,
+        timestamp_ms,
+        key,
+        value,
+        headers,
+        encoded_bytes: before - r.bytes.len(),
+    })
 }
 
 /// Rewrites the base offset of the batch `batch` starts with, as the broker does when it

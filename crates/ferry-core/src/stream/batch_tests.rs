@@ -206,15 +206,19 @@ fn every_flipped_byte_from_the_magic_on_is_caught() {
 }
 
 #[test]
-fn compressed_batches_name_their_codec() {
+fn codecs_five_to_seven_are_refused_by_name() {
     let mut bytes = encoded(0, &[rec(5, None, Some(b"v"))]);
-    for codec in 1..=4u8 {
+    for codec in 5..=7u8 {
         bytes[22] = codec;
         reseal(&mut bytes);
-        assert_eq!(decode_batch(&bytes), Err(BatchError::Compressed { codec }));
+        let err = BatchError::UnknownCompression { codec };
+        assert_eq!(decode_batch(&bytes), Err(err.clone()));
+        assert_eq!(check_batch(&bytes), Err(err));
+        let header = decode_header(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(header.compression_codec(), codec);
         assert_eq!(
-            decode_header(&bytes).map(|h| h.compression_codec()),
-            Ok(codec)
+            header.compression(),
+            Err(BatchError::UnknownCompression { codec })
         );
     }
 }
@@ -420,6 +424,7 @@ proptest! {
     #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
         let _ = decode_batch(&bytes);
+        let _ = check_batch(&bytes);
         let _ = decode_header(&bytes);
         let mut bytes = bytes;
         let _ = set_base_offset(&mut bytes, 9);
@@ -432,7 +437,7 @@ proptest! {
         tail in proptest::collection::vec(any::<u8>(), 0..120),
         count in 0..6i32,
         last_offset_delta in 0..6i32,
-        attributes in prop_oneof![Just(0u16), Just(8u16), Just(0x20u16)],
+        attributes in prop_oneof![Just(0u16), Just(8u16), Just(0x20u16), 1..=7u16, 0x09..=0x0fu16],
     ) {
         let mut bytes = encoded(0, &[rec(5, None, None)]);
         bytes.truncate(BATCH_HEADER_BYTES);
@@ -443,6 +448,7 @@ proptest! {
         bytes[23..27].copy_from_slice(&last_offset_delta.to_be_bytes());
         bytes[57..61].copy_from_slice(&count.to_be_bytes());
         reseal(&mut bytes);
+        assert_check_agrees(&bytes);
         if let Ok(batch) = decode_batch(&bytes) {
             prop_assert_eq!(batch.records.len(), count as usize);
             prop_assert!(batch.records.iter().all(|(o, _)| *o <= last_offset_delta as u64));
@@ -464,5 +470,438 @@ proptest! {
             reseal(&mut bytes);
         }
         let _ = decode_batch(&bytes);
+        let _ = check_batch(&bytes);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compression, and the check that shares the decoder's record walk
+// ---------------------------------------------------------------------------------------------
+
+const CODECS: [Compression; 4] = [
+    Compression::Gzip,
+    Compression::Snappy,
+    Compression::Lz4,
+    Compression::Zstd,
+];
+
+fn encoded_with(base_offset: u64, records: &[StreamRecord], compression: Compression) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_batch_with(base_offset, records, compression, &mut out)
+        .unwrap_or_else(|e| panic!("{e}"));
+    out
+}
+
+fn checked(bytes: &[u8]) -> BatchSummary {
+    check_batch(bytes).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Replaces the records of `batch` by `payload`, fixing the length and the CRC.
+fn with_payload(batch: &[u8], payload: &[u8]) -> Vec<u8> {
+    let mut bytes = batch[..BATCH_HEADER_BYTES].to_vec();
+    bytes.extend_from_slice(payload);
+    let length = (bytes.len() - 12) as i32;
+    bytes[8..12].copy_from_slice(&length.to_be_bytes());
+    reseal(&mut bytes);
+    bytes
+}
+
+/// Records using every field: null and empty keys and values, several headers (one with a
+/// null value), timestamps out of order, values repetitive enough for compression to matter.
+fn rich_records(count: u64) -> Vec<StreamRecord> {
+    (0..count)
+        .map(|i| StreamRecord {
+            timestamp_ms: 1_700_000_000_000 + (i * 7_919) % 1_000,
+            key: match i % 4 {
+                0 => None,
+                1 => Some(Vec::new()),
+                _ => Some(format!("user-{}", i % 13).into_bytes()),
+            },
+            value: match i % 5 {
+                0 => None,
+                1 => Some(Vec::new()),
+                _ => Some(format!("{{\"n\":{i},\"pad\":\"{}\"}}", "ab".repeat(40)).into_bytes()),
+            },
+            headers: (0..i % 3)
+                .map(|h| {
+                    let value = (h != 1).then(|| format!("v{i}").into_bytes());
+                    (format!("h{h}"), value)
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The same checks as [`decode_batch`] made by [`check_batch`]: same verdict, same counts.
+fn assert_check_agrees(bytes: &[u8]) {
+    match (decode_batch(bytes), check_batch(bytes)) {
+        (Ok(batch), Ok(summary)) => {
+            assert_eq!(summary.header, batch.header);
+            assert_eq!(summary.record_count as usize, batch.records.len());
+            let keyless = batch
+                .records
+                .iter()
+                .filter(|(_, r)| r.key.is_none())
+                .count();
+            assert_eq!(summary.keyless_records as usize, keyless);
+            assert_eq!(summary.is_dense(), batch.is_dense());
+            let largest = batch.records.iter().map(|(_, r)| record_size(r)).max();
+            assert!(summary.largest_record_bytes <= largest.unwrap_or_default());
+        }
+        (Err(decode), Err(check)) => assert_eq!(decode, check),
+        (decode, check) => panic!("decode_batch {decode:?} but check_batch {check:?}"),
+    }
+}
+
+#[test]
+fn every_codec_round_trips() {
+    let records = rich_records(200);
+    let plain = encoded(500, &records);
+    for compression in Compression::ALL {
+        let bytes = encoded_with(500, &records, compression);
+        let batch = decoded(&bytes);
+        assert_eq!(batch.header.compression(), Ok(compression));
+        assert_eq!(batch.header.compression_codec(), compression.codec());
+        let back: Vec<StreamRecord> = batch.records.iter().map(|(_, r)| r.clone()).collect();
+        assert_eq!(back, records, "{compression}");
+        assert!(batch.is_dense());
+        // Only the codec bits, the length and the CRC differ from the uncompressed batch.
+        assert_eq!(bytes[..8], plain[..8]);
+        assert_eq!(bytes[12..17], plain[12..17]);
+        assert_eq!(bytes[23..BATCH_HEADER_BYTES], plain[23..BATCH_HEADER_BYTES]);
+        if compression != Compression::None {
+            assert!(bytes.len() < plain.len(), "{compression} did not compress");
+        }
+        let summary = checked(&bytes);
+        assert_eq!(summary.record_count, 200);
+        assert_eq!(summary.keyless_records, 50);
+        assert_eq!(summary.records_bytes, plain.len() - BATCH_HEADER_BYTES);
+        assert!(summary.is_dense());
+        assert_check_agrees(&bytes);
+    }
+    assert_eq!(encoded_with(500, &records, Compression::None), plain);
+}
+
+#[test]
+fn compressed_encoding_refuses_what_plain_encoding_refuses() {
+    let mut out = b"prefix".to_vec();
+    for compression in Compression::ALL {
+        assert_eq!(
+            encode_batch_with(0, &[], compression, &mut out),
+            Err(BatchError::Empty)
+        );
+        assert_eq!(
+            encode_batch_with(0, &[rec(u64::MAX, None, None)], compression, &mut out),
+            Err(BatchError::TimestampOutOfRange {
+                timestamp_ms: u64::MAX
+            })
+        );
+    }
+    assert_eq!(out, b"prefix");
+}
+
+#[test]
+fn the_summary_counts_what_a_front_end_needs() {
+    let records = [
+        rec(5, Some(b"k"), Some(b"value")),
+        rec(6, None, Some(&[9; 300])),
+        rec(7, None, None),
+    ];
+    let bytes = encoded(10, &records);
+    let summary = checked(&bytes);
+    assert_eq!(
+        summary.header,
+        decode_header(&bytes).unwrap_or_else(|e| panic!("{e}"))
+    );
+    assert_eq!((summary.record_count, summary.keyless_records), (3, 2));
+    // The 300-byte record: length varint (2), attributes, two deltas, null key, value length
+    // (2) and value, header count.
+    assert_eq!(
+        summary.largest_record_bytes,
+        2 + 1 + 1 + 1 + 1 + 2 + 300 + 1
+    );
+    assert_eq!(summary.records_bytes, bytes.len() - BATCH_HEADER_BYTES);
+    assert!(summary.is_dense());
+    // A batch with a gap (as compaction leaves) is not dense.
+    let mut gap = encoded(10, &records[..2]);
+    gap[23..27].copy_from_slice(&2i32.to_be_bytes());
+    reseal(&mut gap);
+    assert!(!checked(&gap).is_dense());
+    assert!(!decoded(&gap).is_dense());
+}
+
+#[test]
+fn check_batch_fails_exactly_where_decode_batch_does() {
+    let bytes = encoded(
+        3,
+        &[
+            rec(5, Some(b"key"), Some(b"value")),
+            rec(6, None, Some(b"x")),
+        ],
+    );
+    for at in 0..bytes.len() {
+        for flip in [0x01, 0x10, 0x80] {
+            let mut bad = bytes.clone();
+            bad[at] ^= flip;
+            assert_check_agrees(&bad);
+            reseal(&mut bad);
+            assert_check_agrees(&bad);
+        }
+    }
+    for len in 0..bytes.len() {
+        assert_check_agrees(&bytes[..len]);
+    }
+    assert_check_agrees(LIBRDKAFKA_BATCH);
+}
+
+#[test]
+fn corrupt_compressed_records_fail_cleanly() {
+    let records = rich_records(50);
+    for compression in CODECS {
+        let bytes = encoded_with(0, &records, compression);
+        let payload = &bytes[BATCH_HEADER_BYTES..];
+        // Truncated payloads, length and CRC fixed so that decompression is what fails.
+        for cut in [0, 1, payload.len() / 3, payload.len() - 1] {
+            let short = with_payload(&bytes, &payload[..cut]);
+            let err = decode_batch(&short).err();
+            let clean = match &err {
+                Some(BatchError::Decompress { compression: c, .. }) => *c == compression,
+                // An empty stream may decompress to nothing, which holds no records.
+                Some(BatchError::BadRecord { .. }) => cut == 0,
+                _ => false,
+            };
+            assert!(clean, "{compression} cut at {cut}: {err:?}");
+            assert_check_agrees(&short);
+        }
+        // Garbage in place of the payload: the message names the codec.
+        let garbage = with_payload(&bytes, b"this is not what the attributes say it is");
+        let message = decode_batch(&garbage)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(message.contains(compression.name()), "{message}");
+        assert_check_agrees(&garbage);
+        // Every single flipped payload byte, CRC fixed: an error or, if the codec has no
+        // checksum to notice, records that still pass every check; never a panic.
+        for at in 0..payload.len() {
+            let mut flipped = payload.to_vec();
+            flipped[at] ^= 0x41;
+            assert_check_agrees(&with_payload(&bytes, &flipped));
+        }
+    }
+}
+
+#[test]
+fn a_decompression_bomb_is_refused() {
+    let bytes = encoded(0, &[rec(5, None, Some(b"v"))]);
+    let zeros = vec![0u8; MAX_DECOMPRESSED_BYTES + 1];
+    for compression in CODECS {
+        let mut bomb = Vec::new();
+        compression::compress(compression, &zeros, &mut bomb).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            bomb.len() < zeros.len() / 20,
+            "{compression}: {} bytes",
+            bomb.len()
+        );
+        let mut batch = with_payload(&bytes, &bomb);
+        batch[21..23].copy_from_slice(&u16::from(compression.codec()).to_be_bytes());
+        reseal(&mut batch);
+        let err = BatchError::DecompressedTooLarge {
+            compression,
+            limit: MAX_DECOMPRESSED_BYTES,
+        };
+        assert_eq!(decode_batch(&batch), Err(err.clone()), "{compression}");
+        assert_eq!(check_batch(&batch), Err(err));
+    }
+}
+
+// Interoperability with an independent implementation, the kafka-protocol crate.
+
+mod kafka {
+    use super::*;
+    use bytes::Bytes;
+    use kafka_protocol::protocol::StrBytes;
+    use kafka_protocol::records::{
+        self as kp, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
+    };
+
+    fn theirs(compression: Compression) -> kp::Compression {
+        match compression {
+            Compression::Gzip => kp::Compression::Gzip,
+            Compression::Snappy => kp::Compression::Snappy,
+            Compression::Lz4 => kp::Compression::Lz4,
+            Compression::Zstd => kp::Compression::Zstd,
+            _ => kp::Compression::None,
+        }
+    }
+
+    /// `records` as kafka-protocol encodes them: an idempotent producer's batch at
+    /// `base_offset`.
+    fn encode(base_offset: i64, records: &[StreamRecord], compression: Compression) -> Vec<u8> {
+        let records: Vec<kp::Record> = records
+            .iter()
+            .zip(0..)
+            .map(|(r, i)| kp::Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: 3,
+                producer_id: 77,
+                producer_epoch: 2,
+                timestamp_type: kp::TimestampType::Creation,
+                offset: base_offset + i64::from(i),
+                sequence: 10 + i,
+                timestamp: r.timestamp_ms as i64,
+                key: r.key.clone().map(Bytes::from),
+                value: r.value.clone().map(Bytes::from),
+                headers: r
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (StrBytes::from_string(k.clone()), v.clone().map(Bytes::from)))
+                    .collect(),
+            })
+            .collect();
+        let options = RecordEncodeOptions {
+            version: 2,
+            compression: theirs(compression),
+        };
+        let mut out = Vec::new();
+        RecordBatchEncoder::encode(&mut out, &records, &options).unwrap_or_else(|e| panic!("{e}"));
+        out
+    }
+
+    #[test]
+    fn batches_kafka_protocol_compresses_decode_identically() {
+        let records = rich_records(300);
+        for compression in Compression::ALL {
+            let bytes = encode(1_000, &records, compression);
+            if compression == Compression::Snappy {
+                // kafka-protocol writes the Java client's xerial framing.
+                assert_eq!(&bytes[61..69], b"\x82SNAPPY\0");
+            }
+            let batch = decoded(&bytes);
+            let header = batch.header;
+            assert_eq!(header.compression(), Ok(compression));
+            assert_eq!(
+                (
+                    header.base_offset,
+                    header.last_offset_delta,
+                    header.record_count
+                ),
+                (1_000, 299, 300)
+            );
+            assert_eq!(header.partition_leader_epoch, 3);
+            assert_eq!(
+                (
+                    header.producer_id,
+                    header.producer_epoch,
+                    header.base_sequence
+                ),
+                (77, 2, 10)
+            );
+            // kafka-protocol takes the smallest timestamp as the base, not the first.
+            assert_eq!(header.base_timestamp_ms, 1_700_000_000_000);
+            let offsets: Vec<u64> = batch.records.iter().map(|(o, _)| *o).collect();
+            assert_eq!(offsets, (1_000..1_300).collect::<Vec<u64>>());
+            let back: Vec<StreamRecord> = batch.records.into_iter().map(|(_, r)| r).collect();
+            assert_eq!(back, records, "{compression}");
+            let summary = checked(&bytes);
+            assert_eq!((summary.record_count, summary.keyless_records), (300, 75));
+            assert!(summary.is_dense());
+        }
+    }
+
+    #[test]
+    fn kafka_protocol_decodes_ferrys_compressed_batches() {
+        let records = rich_records(300);
+        for compression in Compression::ALL {
+            let bytes = encoded_with(40, &records, compression);
+            let mut buf = Bytes::from(bytes);
+            let set = RecordBatchDecoder::decode(&mut buf).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(set.compression, theirs(compression));
+            assert_eq!(set.records.len(), records.len());
+            for ((got, want), offset) in set.records.iter().zip(&records).zip(40..) {
+                assert_eq!(got.offset, offset);
+                assert_eq!(got.timestamp, want.timestamp_ms as i64);
+                assert_eq!(got.key.as_deref(), want.key.as_deref());
+                assert_eq!(got.value.as_deref(), want.value.as_deref());
+                let headers: Vec<(String, Option<Vec<u8>>)> = got
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str().to_owned(), v.as_ref().map(|v| v.to_vec())))
+                    .collect();
+                assert_eq!(headers, want.headers);
+            }
+        }
+    }
+}
+
+fn any_compression() -> impl Strategy<Value = Compression> {
+    prop::sample::select(Compression::ALL.to_vec())
+}
+
+proptest! {
+    #[test]
+    fn compressed_encode_then_decode_round_trips(
+        base_offset in 0..=(i64::MAX as u64 - 100),
+        records in proptest::collection::vec(any_record(), 1..20),
+        compression in any_compression(),
+    ) {
+        let bytes = encoded_with(base_offset, &records, compression);
+        let batch = decoded(&bytes);
+        prop_assert_eq!(batch.header.compression(), Ok(compression));
+        let back: Vec<StreamRecord> = batch.records.into_iter().map(|(_, r)| r).collect();
+        prop_assert_eq!(back, records);
+        let summary = checked(&bytes);
+        prop_assert!(summary.is_dense());
+    }
+
+    /// Random bytes after a valid header whose attributes name a codec (or an unassigned one)
+    /// and whose CRC is right, so that the decompressors are what meet them.
+    #[test]
+    fn random_payloads_with_compression_bits_never_panic(
+        payload in proptest::collection::vec(any::<u8>(), 0..300),
+        codec in 1..=7u16,
+        other_bits in prop_oneof![Just(0u16), Just(0x08u16), Just(0x30u16)],
+        count in 0..4i32,
+    ) {
+        let mut bytes = with_payload(&encoded(0, &[rec(5, None, None)]), &payload);
+        bytes[21..23].copy_from_slice(&(codec | other_bits).to_be_bytes());
+        bytes[57..61].copy_from_slice(&count.to_be_bytes());
+        reseal(&mut bytes);
+        assert_check_agrees(&bytes);
+    }
+
+    /// A valid compressed payload with a prefix kept, and random bytes after it: the header of
+    /// each stream is right, so corruption is met deeper inside.
+    #[test]
+    fn corrupted_compressed_payloads_never_panic(
+        records in proptest::collection::vec(any_record(), 1..6),
+        compression in any_compression(),
+        at in any::<prop::sample::Index>(),
+        tail in proptest::collection::vec(any::<u8>(), 0..40),
+    ) {
+        let bytes = encoded_with(0, &records, compression);
+        let payload = &bytes[BATCH_HEADER_BYTES..];
+        let mut corrupt = payload[..at.index(payload.len() + 1)].to_vec();
+        corrupt.extend_from_slice(&tail);
+        assert_check_agrees(&with_payload(&bytes, &corrupt));
+    }
+
+    #[test]
+    fn check_batch_agrees_with_decode_batch_on_mutations(
+        records in proptest::collection::vec(any_record(), 1..4),
+        compression in any_compression(),
+        at in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+        fix_crc in any::<bool>(),
+    ) {
+        let mut bytes = encoded_with(0, &records, compression);
+        let at = at.index(bytes.len());
+        bytes[at] = byte;
+        if fix_crc {
+            reseal(&mut bytes);
+        }
+        assert_check_agrees(&bytes);
     }
 }

@@ -14,7 +14,11 @@
 //! record its offset, so consumer positions and committed offsets stay meaningful. Readers
 //! therefore meet gaps, which Kafka consumers expect of compacted topics.
 
-use super::batch::{ATTR_DELETE_HORIZON, BatchFields, DecodedBatch, StreamRecord, encode_with};
+use super::batch::{
+    ATTR_COMPRESSION_MASK, ATTR_DELETE_HORIZON, BatchFields, DecodedBatch, StreamRecord,
+    compress_batch, encode_with,
+};
+use super::compression::Compression;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -156,6 +160,12 @@ pub enum Compacted {
 /// are batches the encoder cannot rewrite (none that [`decode_batch`](super::decode_batch)
 /// accepts), since keeping a record is always safe. A rewritten batch clears the
 /// delete-horizon attribute, which Ferry does not use.
+///
+/// `batch` may have been decoded from a compressed batch. Its rewrite is compressed with the
+/// same codec if that makes it smaller, and is otherwise written **uncompressed**; snappy is
+/// rewritten as a raw block and lz4 as a standard frame, both of which every Kafka client
+/// reads. So a rewrite is never larger than the uncompressed batch of its records, which
+/// [`MAX_DECOMPRESSED_BYTES`](super::MAX_DECOMPRESSED_BYTES) keeps within one log record.
 pub fn compact_batch(
     batch: &DecodedBatch,
     index: &KeyIndex,
@@ -189,19 +199,26 @@ pub fn compact_batch(
     let fields = BatchFields {
         base_offset: header.base_offset,
         partition_leader_epoch: header.partition_leader_epoch,
-        attributes: header.attributes & !ATTR_DELETE_HORIZON,
+        attributes: header.attributes & !ATTR_DELETE_HORIZON & !ATTR_COMPRESSION_MASK,
         last_offset_delta: header.last_offset_delta,
         producer_id: header.producer_id,
         producer_epoch: header.producer_epoch,
         base_sequence: header.base_sequence,
     };
-    let mut out = Vec::new();
-    match encode_with(&fields, kept, &mut out) {
-        Ok(()) => Compacted::Rewrite(out),
-        Err(e) => {
-            debug_assert!(false, "a decoded batch failed to re-encode: {e}");
-            Compacted::Keep
-        }
+    let mut plain = Vec::new();
+    if let Err(e) = encode_with(&fields, kept, &mut plain) {
+        debug_assert!(false, "a decoded batch failed to re-encode: {e}");
+        return Compacted::Keep;
+    }
+    // A batch that decoded has a known codec; an unknown one is rewritten uncompressed.
+    let codec = header.compression().unwrap_or_default();
+    if codec == Compression::None {
+        return Compacted::Rewrite(plain);
+    }
+    let mut packed = Vec::new();
+    match compress_batch(&plain, codec, &mut packed) {
+        Ok(()) if packed.len() < plain.len() => Compacted::Rewrite(packed),
+        _ => Compacted::Rewrite(plain),
     }
 }
 

@@ -182,6 +182,59 @@ fn control_batches_are_left_alone() {
     assert_eq!(compact_batch(&batch, &index, u64::MAX, 0), Compacted::Keep);
 }
 
+#[test]
+fn compressed_batches_compact_and_keep_their_codec_when_it_pays() {
+    use crate::stream::{Compression, encode_batch_with};
+    let value = "a value that repeats itself, a value that repeats itself".repeat(4);
+    let records: Vec<StreamRecord> = (0..40u64)
+        .map(|i| {
+            let key = format!("k{}", i % 10);
+            rec(100 + i, Some(key.as_str()), Some(value.as_str()))
+        })
+        .collect();
+    for compression in [
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ] {
+        let mut bytes = Vec::new();
+        encode_batch_with(7, &records, compression, &mut bytes).unwrap_or_else(|e| panic!("{e}"));
+        let batch = decode_batch(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        let index = index_of([&batch]);
+        let compacted = rewritten(compact_batch(&batch, &index, 0, GRACE_MS));
+        // The last record of each of the 10 keys survives, at its offset, compressed alike.
+        assert_eq!(compacted.header.compression(), Ok(compression));
+        let expected: Vec<(u64, StreamRecord)> = batch.records[30..].to_vec();
+        assert_eq!(compacted.records, expected, "{compression}");
+        assert_eq!(
+            (compacted.header.base_offset, compacted.header.span()),
+            (7, 40)
+        );
+        // Nothing to remove: the stored (compressed) bytes stay as they are.
+        let (_, later) = batch_at(100, &[rec(1, Some("other"), None)]);
+        let index = index_of([&later]);
+        assert_eq!(compact_batch(&batch, &index, 0, GRACE_MS), Compacted::Keep);
+    }
+}
+
+#[test]
+fn a_rewrite_that_compression_would_grow_is_stored_uncompressed() {
+    use crate::stream::{Compression, encode_batch_with};
+    let records = [rec(1, Some("a"), Some("x")), rec(2, Some("a"), Some("y"))];
+    let mut bytes = Vec::new();
+    encode_batch_with(0, &records, Compression::Gzip, &mut bytes).unwrap_or_else(|e| panic!("{e}"));
+    let batch = decode_batch(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    let index = index_of([&batch]);
+    let Compacted::Rewrite(out) = compact_batch(&batch, &index, 0, GRACE_MS) else {
+        panic!("expected a rewrite");
+    };
+    let compacted = decode_batch(&out).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(compacted.header.compression(), Ok(Compression::None));
+    assert_eq!(compacted.header.attributes, 0);
+    assert_eq!(compacted.records, vec![(1, records[1].clone())]);
+}
+
 /// A generated record: key index (None = keyless), tombstone or not, timestamp step.
 type Spec = (Option<u8>, bool, u16);
 

@@ -34,18 +34,23 @@
 //! ```
 
 mod batch;
+pub mod classic_group;
 mod compaction;
+mod compression;
 mod config;
 pub mod group;
 mod partition;
 mod partitioner;
+mod producer;
 mod retention;
 
 pub use batch::{
-    BATCH_HEADER_BYTES, BatchError, BatchHeader, DecodedBatch, StreamRecord, TimestampType,
-    decode_batch, decode_header, encode_batch, record_size, set_base_offset,
+    BATCH_HEADER_BYTES, BatchError, BatchHeader, BatchSummary, DecodedBatch, StreamRecord,
+    TimestampType, check_batch, decode_batch, decode_header, encode_batch, encode_batch_with,
+    record_size, set_base_offset,
 };
 pub use compaction::{Compacted, KeyIndex, compact_batch};
+pub use compression::{Compression, MAX_DECOMPRESSED_BYTES};
 pub use config::{
     Cleanup, InvalidStreamConfig, MAX_MAX_RECORD_BYTES, MAX_PARTITIONS, MAX_RETENTION_BYTES,
     MAX_SEGMENT_BYTES, MAX_STREAM_RETENTION_MS, MIN_MAX_RECORD_BYTES, MIN_RETENTION_BYTES,
@@ -53,4 +58,8 @@ pub use config::{
 };
 pub use partition::{OffsetError, PartitionState, ReadStart};
 pub use partitioner::{murmur2, partition_for_key};
+pub use producer::{
+    MAX_PRODUCERS_PER_PARTITION, ProducerBatch, ProducerError, ProducerStates, ProducerSummary,
+    RETAINED_BATCHES, Verdict,
+};
 pub use retention::{SegmentExtent, retention_cutoff};

@@ -22,6 +22,8 @@ pub struct Server {
     child: Child,
     /// The address it listens on.
     pub addr: SocketAddr,
+    /// The address its Kafka listener is on.
+    pub kafka_addr: Option<SocketAddr>,
     /// Its data directory (owned by the [`DataDir`] it was started with).
     pub data_dir: PathBuf,
     /// The extra flags it was started with (kept for restarts).
@@ -70,7 +72,14 @@ impl Server {
     fn start_in(data_dir: &Path, extra: Vec<String>) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
         command
-            .args(["serve", "--http-listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "serve",
+                "--http-listen",
+                "127.0.0.1:0",
+                "--kafka-listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
             .arg(data_dir)
             .args(&extra)
             .env_remove("FERRY_CONFIG")
@@ -90,8 +99,8 @@ impl Server {
         });
         let (tx, rx) = mpsc::channel();
         let stdout = thread::spawn(move || read_announcement(stdout, tx));
-        let addr = match rx.recv_timeout(PATIENCE) {
-            Ok(addr) => addr,
+        let (addr, kafka_addr) = match rx.recv_timeout(PATIENCE) {
+            Ok(addrs) => addrs,
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -102,6 +111,7 @@ impl Server {
         Server {
             child,
             addr,
+            kafka_addr,
             data_dir: data_dir.to_owned(),
             extra,
             stderr,
@@ -174,14 +184,20 @@ impl Drop for Server {
     }
 }
 
-/// Reads stdout until `ferry listening http=<addr>`, sends the address, then drains the rest.
-fn read_announcement(stdout: ChildStdout, tx: mpsc::Sender<SocketAddr>) {
+/// Reads stdout until `ferry listening http=<addr> kafka=<addr>`, sends the addresses, then
+/// drains the rest.
+fn read_announcement(stdout: ChildStdout, tx: mpsc::Sender<(SocketAddr, Option<SocketAddr>)>) {
     let mut lines = BufReader::new(stdout).lines();
     for line in lines.by_ref() {
         let Ok(line) = line else { return };
-        if let Some(addr) = line.strip_prefix("ferry listening http=") {
-            if let Ok(addr) = addr.trim().parse() {
-                let _ = tx.send(addr);
+        if let Some(rest) = line.strip_prefix("ferry listening ") {
+            let field = |name: &str| {
+                rest.split_whitespace()
+                    .find_map(|f| f.strip_prefix(name))
+                    .and_then(|a| a.parse::<SocketAddr>().ok())
+            };
+            if let Some(http) = field("http=") {
+                let _ = tx.send((http, field("kafka=")));
             }
             break;
         }

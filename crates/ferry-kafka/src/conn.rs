@@ -1,0 +1,224 @@
+//! One client connection: frames requests, hands each to its handler, and writes the
+//! responses in request order (Kafka clients pipeline requests and match responses by order
+//! as much as by correlation id).
+//!
+//! A frame that cannot be a request (too short, larger than `max_request_bytes`, an unknown
+//! API, an unsupported version, a body that does not decode) closes the connection after
+//! logging why, as a Kafka broker does: there is no response schema to carry the error. The
+//! one exception is ApiVersions at a version Ferry does not know: it is answered in v0 with
+//! `UNSUPPORTED_VERSION` and Ferry's ranges, so the client can retry at a version both know.
+
+use crate::errors::code;
+use crate::{Context, handlers, shape, versions};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsResponse, RequestHeader, RequestKind, ResponseHeader, ResponseKind,
+};
+use kafka_protocol::protocol::{Decodable, Encodable};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// What became of one request.
+pub(crate) enum Outcome {
+    /// Send these bytes (a whole response frame).
+    Reply(Bytes),
+    /// Send nothing (a Produce with `acks=0`).
+    Silent,
+    /// Close the connection, for this reason.
+    Close(String),
+}
+
+type Pending = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
+/// Largest request other than Produce. The codec sizes arrays before reading them, up to ~40
+/// times the bytes of their smallest encoding; this keeps that bounded for every request
+/// whose size is not records (Produce's bulk is record bytes, which are never expanded).
+const MAX_OTHER_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
+/// Serves one connection until the client closes it, a frame is unacceptable, or the server
+/// stops.
+pub(crate) async fn run(socket: TcpStream, peer: SocketAddr, context: Arc<Context>) {
+    let mut stopping = context.stopping.clone();
+    let (mut reader, mut writer) = socket.into_split();
+    let mut input = BytesMut::with_capacity(64 * 1024);
+    let mut in_flight: FuturesOrdered<Pending> = FuturesOrdered::new();
+    let mut output = BytesMut::new();
+    let max_in_flight = context.config.max_in_flight.max(1);
+    let reason = loop {
+        tokio::select! {
+            done = in_flight.next(), if !in_flight.is_empty() => {
+                let Some(outcome) = done else { continue };
+                let mut closing = collect(outcome, &mut output).err();
+                // Coalesce the responses that are already done into one write.
+                while closing.is_none() {
+                    match futures_util::FutureExt::now_or_never(in_flight.next()) {
+                        Some(Some(outcome)) => closing = collect(outcome, &mut output).err(),
+                        _ => break,
+                    }
+                }
+                if let Err(e) = writer.write_all(&output).await {
+                    break format!("write failed: {e}");
+                }
+                output.clear();
+                if let Some(reason) = closing {
+                    break reason;
+                }
+            }
+            read = reader.read_buf(&mut input), if in_flight.len() < max_in_flight => {
+                match read {
+                    Ok(0) => break String::new(),
+                    Ok(_) => {}
+                    Err(e) => break format!("read failed: {e}"),
+                }
+                loop {
+                    match take_frame(&mut input, context.config.max_request_bytes) {
+                        Ok(Some(frame)) => in_flight.push_back(Box::pin(handle(Arc::clone(&context), frame))),
+                        Ok(None) => break,
+                        Err(reason) => {
+                            // Answer what came before, then close.
+                            while let Some(outcome) = in_flight.next().await {
+                                if collect(outcome, &mut output).is_err() { break; }
+                            }
+                            let _ = writer.write_all(&output).await;
+                            tracing::warn!(%peer, %reason, "kafka: closing connection");
+                            return;
+                        }
+                    }
+                }
+            }
+            () = crate::stopped(&mut stopping) => break String::new(),
+        }
+    };
+    if !reason.is_empty() {
+        tracing::warn!(%peer, %reason, "kafka: closing connection");
+    }
+}
+
+/// Adds a reply to the output, or says why the connection must close.
+fn collect(outcome: Outcome, output: &mut BytesMut) -> Result<(), String> {
+    match outcome {
+        Outcome::Reply(bytes) => {
+            output.extend_from_slice(&bytes);
+            Ok(())
+        }
+        Outcome::Silent => Ok(()),
+        Outcome::Close(reason) => Err(reason),
+    }
+}
+
+/// Takes one whole frame (without its size prefix) off the front of `input`, if there is one.
+///
+/// # Errors
+/// A negative size or one larger than `max_bytes`.
+pub(crate) fn take_frame(input: &mut BytesMut, max_bytes: usize) -> Result<Option<Bytes>, String> {
+    let Some(prefix) = input.get(..4) else {
+        return Ok(None);
+    };
+    let size = i32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+    let size = usize::try_from(size).map_err(|_| format!("negative frame size {size}"))?;
+    if size > max_bytes {
+        return Err(format!(
+            "a frame of {size} bytes is larger than the {max_bytes} bytes allowed (max_request_bytes)"
+        ));
+    }
+    if input.len() < 4 + size {
+        input.reserve(4 + size - input.len());
+        return Ok(None);
+    }
+    input.advance(4);
+    Ok(Some(input.split_to(size).freeze()))
+}
+
+/// Decodes, handles and encodes one request.
+pub(crate) async fn handle(context: Arc<Context>, frame: Bytes) -> Outcome {
+    let Some(prefix) = frame.get(..8) else {
+        return Outcome::Close(format!(
+            "a frame of {} bytes is too short for a request header",
+            frame.len()
+        ));
+    };
+    let raw_key = i16::from_be_bytes([prefix[0], prefix[1]]);
+    let version = i16::from_be_bytes([prefix[2], prefix[3]]);
+    let correlation_id = i32::from_be_bytes([prefix[4], prefix[5], prefix[6], prefix[7]]);
+    let Ok(key) = ApiKey::try_from(raw_key) else {
+        return Outcome::Close(format!("unknown API key {raw_key}"));
+    };
+    if !versions::accepts(key, version) {
+        if key == ApiKey::ApiVersions {
+            return unsupported_api_versions(correlation_id);
+        }
+        let range = versions::supported(key).map_or("not at all".to_owned(), |s| {
+            format!("v{}..=v{}", s.min, s.max)
+        });
+        return Outcome::Close(format!(
+            "{key:?} v{version} is not supported (Ferry serves it {range})"
+        ));
+    }
+    if key != ApiKey::Produce && frame.len() > MAX_OTHER_REQUEST_BYTES {
+        return Outcome::Close(format!(
+            "a {key:?} request of {} bytes is larger than the {MAX_OTHER_REQUEST_BYTES} bytes allowed for anything but Produce",
+            frame.len()
+        ));
+    }
+    let (header, request) = match decode(key, version, frame) {
+        Ok(decoded) => decoded,
+        Err(reason) => return Outcome::Close(format!("malformed {key:?} v{version}: {reason}")),
+    };
+    match handlers::dispatch(&context, &header, request).await {
+        Some(response) => encode(key, version, correlation_id, &response),
+        None => Outcome::Silent,
+    }
+}
+
+/// Checks the frame's shape, then decodes its header and body.
+fn decode(key: ApiKey, version: i16, frame: Bytes) -> Result<(RequestHeader, RequestKind), String> {
+    let header_len = shape::check_header(key as i16, version, &frame).map_err(|e| e.to_string())?;
+    let body = frame.slice(header_len..);
+    shape::check(key as i16, version, &body).map_err(|e| e.to_string())?;
+    let mut header_bytes = frame.slice(..header_len);
+    let header = RequestHeader::decode(&mut header_bytes, key.request_header_version(version))
+        .map_err(|e| format!("header: {e}"))?;
+    let mut body = body;
+    let request = RequestKind::decode(key, &mut body, version).map_err(|e| e.to_string())?;
+    Ok((header, request))
+}
+
+/// A whole response frame: size, header, body.
+fn encode(key: ApiKey, version: i16, correlation_id: i32, response: &ResponseKind) -> Outcome {
+    let mut out = BytesMut::with_capacity(256);
+    out.put_i32(0);
+    let mut header = ResponseHeader::default();
+    header.correlation_id = correlation_id;
+    let encoded = header
+        .encode(&mut out, key.response_header_version(version))
+        .and_then(|()| response.encode(&mut out, version));
+    if let Err(e) = encoded {
+        return Outcome::Close(format!(
+            "cannot encode the {key:?} v{version} response: {e}"
+        ));
+    }
+    let Ok(size) = i32::try_from(out.len() - 4) else {
+        return Outcome::Close(format!("the {key:?} response is larger than 2 GiB"));
+    };
+    out[..4].copy_from_slice(&size.to_be_bytes());
+    Outcome::Reply(out.freeze())
+}
+
+/// The v0 answer to an ApiVersions request at a version Ferry does not know.
+fn unsupported_api_versions(correlation_id: i32) -> Outcome {
+    let mut response = ApiVersionsResponse::default();
+    response.error_code = code::UNSUPPORTED_VERSION;
+    response.api_keys = handlers::api_versions::advertised();
+    encode(
+        ApiKey::ApiVersions,
+        0,
+        correlation_id,
+        &ResponseKind::ApiVersions(response),
+    )
+}
