@@ -9,14 +9,13 @@
 //! `UNSUPPORTED_VERSION` and Ferry's ranges, so the client can retry at a version both know.
 
 use crate::errors::code;
-use crate::{Context, handlers, shape, versions};
+use crate::request::{self, Refused};
+use crate::{Context, handlers};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
-use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, RequestHeader, RequestKind, ResponseHeader, ResponseKind,
-};
-use kafka_protocol::protocol::{Decodable, Encodable};
+use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::Encodable;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -35,11 +34,6 @@ pub(crate) enum Outcome {
 }
 
 type Pending = Pin<Box<dyn Future<Output = Outcome> + Send>>;
-
-/// Largest request other than Produce. The codec sizes arrays before reading them, up to ~40
-/// times the bytes of their smallest encoding; this keeps that bounded for every request
-/// whose size is not records (Produce's bulk is record bytes, which are never expanded).
-const MAX_OTHER_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
 /// Serves one connection until the client closes it, a frame is unacceptable, or the server
 /// stops.
@@ -78,7 +72,7 @@ pub(crate) async fn run(socket: TcpStream, peer: SocketAddr, context: Arc<Contex
                 }
                 loop {
                     match take_frame(&mut input, context.config.max_request_bytes) {
-                        Ok(Some(frame)) => in_flight.push_back(Box::pin(handle(Arc::clone(&context), frame))),
+                        Ok(Some(frame)) => in_flight.push_back(Box::pin(handle(Arc::clone(&context), peer, frame))),
                         Ok(None) => break,
                         Err(reason) => {
                             // Answer what came before, then close.
@@ -136,57 +130,22 @@ pub(crate) fn take_frame(input: &mut BytesMut, max_bytes: usize) -> Result<Optio
 }
 
 /// Decodes, handles and encodes one request.
-pub(crate) async fn handle(context: Arc<Context>, frame: Bytes) -> Outcome {
-    let Some(prefix) = frame.get(..8) else {
-        return Outcome::Close(format!(
-            "a frame of {} bytes is too short for a request header",
-            frame.len()
-        ));
-    };
-    let raw_key = i16::from_be_bytes([prefix[0], prefix[1]]);
-    let version = i16::from_be_bytes([prefix[2], prefix[3]]);
-    let correlation_id = i32::from_be_bytes([prefix[4], prefix[5], prefix[6], prefix[7]]);
-    let Ok(key) = ApiKey::try_from(raw_key) else {
-        return Outcome::Close(format!("unknown API key {raw_key}"));
-    };
-    if !versions::accepts(key, version) {
-        if key == ApiKey::ApiVersions {
-            return unsupported_api_versions(correlation_id);
+pub(crate) async fn handle(context: Arc<Context>, peer: SocketAddr, frame: Bytes) -> Outcome {
+    match request::parse(frame) {
+        Ok(request) => {
+            match handlers::dispatch(&context, peer, &request.header, request.body).await {
+                Some(response) => encode(
+                    request.key,
+                    request.version,
+                    request.correlation_id,
+                    &response,
+                ),
+                None => Outcome::Silent,
+            }
         }
-        let range = versions::supported(key).map_or("not at all".to_owned(), |s| {
-            format!("v{}..=v{}", s.min, s.max)
-        });
-        return Outcome::Close(format!(
-            "{key:?} v{version} is not supported (Ferry serves it {range})"
-        ));
+        Err(Refused::ApiVersions { correlation_id }) => unsupported_api_versions(correlation_id),
+        Err(Refused::Close(reason)) => Outcome::Close(reason),
     }
-    if key != ApiKey::Produce && frame.len() > MAX_OTHER_REQUEST_BYTES {
-        return Outcome::Close(format!(
-            "a {key:?} request of {} bytes is larger than the {MAX_OTHER_REQUEST_BYTES} bytes allowed for anything but Produce",
-            frame.len()
-        ));
-    }
-    let (header, request) = match decode(key, version, frame) {
-        Ok(decoded) => decoded,
-        Err(reason) => return Outcome::Close(format!("malformed {key:?} v{version}: {reason}")),
-    };
-    match handlers::dispatch(&context, &header, request).await {
-        Some(response) => encode(key, version, correlation_id, &response),
-        None => Outcome::Silent,
-    }
-}
-
-/// Checks the frame's shape, then decodes its header and body.
-fn decode(key: ApiKey, version: i16, frame: Bytes) -> Result<(RequestHeader, RequestKind), String> {
-    let header_len = shape::check_header(key as i16, version, &frame).map_err(|e| e.to_string())?;
-    let body = frame.slice(header_len..);
-    shape::check(key as i16, version, &body).map_err(|e| e.to_string())?;
-    let mut header_bytes = frame.slice(..header_len);
-    let header = RequestHeader::decode(&mut header_bytes, key.request_header_version(version))
-        .map_err(|e| format!("header: {e}"))?;
-    let mut body = body;
-    let request = RequestKind::decode(key, &mut body, version).map_err(|e| e.to_string())?;
-    Ok((header, request))
 }
 
 /// A whole response frame: size, header, body.

@@ -12,6 +12,7 @@
 mod conn;
 mod errors;
 mod handlers;
+mod request;
 mod shape;
 mod topic_config;
 pub mod versions;
@@ -53,6 +54,17 @@ impl KafkaConfig {
             max_in_flight: 16,
         }
     }
+}
+
+/// Parses one request frame (without its 4-byte size prefix) exactly as a connection does,
+/// and says why it would be refused. For fuzzing the decoder (`fuzz/`); never panics.
+///
+/// # Errors
+/// Why the frame is not a request Ferry serves.
+pub fn parse_request(frame: &[u8]) -> Result<(), String> {
+    request::parse(bytes::Bytes::copy_from_slice(frame))
+        .map(|_| ())
+        .map_err(|refused| format!("{refused:?}"))
 }
 
 /// What every connection shares.

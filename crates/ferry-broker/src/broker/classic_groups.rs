@@ -112,8 +112,14 @@ impl ClassicGroups {
                 slot.deliver(released);
             }
         }
-        // Forget empty groups with nothing held: their offsets stay in the catalog.
-        groups.retain(|_, s| !s.group.is_empty() || !s.joins.is_empty() || !s.syncs.is_empty());
+        // Forget empty groups with nothing held or pending (a minted member id awaiting its
+        // rejoin has a deadline): their offsets stay in the catalog.
+        groups.retain(|_, s| {
+            !s.group.is_empty()
+                || !s.joins.is_empty()
+                || !s.syncs.is_empty()
+                || s.group.next_deadline().is_some()
+        });
     }
 }
 

@@ -18,12 +18,13 @@ pub(crate) fn handle(
 ) -> FindCoordinatorResponse {
     let host = text(context.config.advertised_host.clone());
     let port = i32::from(context.config.advertised_port);
-    let (error_code, error_message) = if request.key_type == GROUP_KEY {
-        (code::NONE, None)
+    let (error_code, error_message, node) = if request.key_type == GROUP_KEY {
+        (code::NONE, None, BrokerId(0))
     } else {
         (
             code::COORDINATOR_NOT_AVAILABLE,
             Some(text("Ferry does not serve transactions")),
+            BrokerId(-1),
         )
     };
     let mut response = FindCoordinatorResponse::default();
@@ -34,7 +35,7 @@ pub(crate) fn handle(
             .map(|key: StrBytes| {
                 let mut c = Coordinator::default();
                 c.key = key;
-                c.node_id = BrokerId(0);
+                c.node_id = node;
                 c.host = host.clone();
                 c.port = port;
                 c.error_code = error_code;
@@ -45,7 +46,7 @@ pub(crate) fn handle(
     } else {
         response.error_code = error_code;
         response.error_message = error_message;
-        response.node_id = BrokerId(0);
+        response.node_id = node;
         response.host = host;
         response.port = port;
     }

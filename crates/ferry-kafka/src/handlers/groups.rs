@@ -18,6 +18,7 @@ use kafka_protocol::messages::{
     ListGroupsResponse, RequestHeader, SyncGroupRequest, SyncGroupResponse,
 };
 use kafka_protocol::protocol::StrBytes;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// The Kafka error code of a group refusal.
@@ -47,6 +48,7 @@ fn group_name(id: &GroupId) -> Option<&str> {
 
 pub(crate) async fn join(
     context: &Context,
+    peer: SocketAddr,
     header: &RequestHeader,
     request: JoinGroupRequest,
 ) -> JoinGroupResponse {
@@ -69,7 +71,7 @@ pub(crate) async fn join(
             .client_id
             .as_ref()
             .map_or_else(String::new, |c| c.as_str().to_owned()),
-        client_host: String::new(),
+        client_host: format!("/{}", peer.ip()),
         session_timeout,
         rebalance_timeout: if version >= 1 {
             millis(request.rebalance_timeout_ms)

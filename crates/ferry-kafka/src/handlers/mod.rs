@@ -17,10 +17,12 @@ mod topics;
 use crate::Context;
 use kafka_protocol::messages::{RequestHeader, RequestKind, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
+use std::net::SocketAddr;
 
 /// Answers one request; `None` for a request that gets no response (Produce with `acks=0`).
 pub(crate) async fn dispatch(
     context: &Context,
+    peer: SocketAddr,
     header: &RequestHeader,
     request: RequestKind,
 ) -> Option<ResponseKind> {
@@ -42,7 +44,7 @@ pub(crate) async fn dispatch(
         RequestKind::IncrementalAlterConfigs(r) => {
             configs::alter_incremental(context, r).await.into()
         }
-        RequestKind::JoinGroup(r) => groups::join(context, header, r).await.into(),
+        RequestKind::JoinGroup(r) => groups::join(context, peer, header, r).await.into(),
         RequestKind::SyncGroup(r) => groups::sync(context, r).await.into(),
         RequestKind::Heartbeat(r) => groups::heartbeat(context, r).into(),
         RequestKind::LeaveGroup(r) => groups::leave(context, version, r).into(),

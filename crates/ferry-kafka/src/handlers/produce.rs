@@ -7,7 +7,7 @@ use crate::handlers::{message, partition, text, wire_offset};
 use bytes::Bytes;
 use kafka_protocol::messages::produce_request::PartitionProduceData;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 
 /// Batch header bytes before `batch_length` ends: base offset (8) and length (4).
@@ -28,26 +28,30 @@ pub(crate) async fn handle(context: &Context, request: ProduceRequest) -> Option
     } else {
         None
     };
-    let mut topics = Vec::with_capacity(request.topic_data.len());
-    for topic in request.topic_data {
-        let name = topic.name.0.as_str().to_owned();
-        let appends = topic.partition_data.into_iter().map(|data| {
-            let refused = refused.clone();
-            let name = name.clone();
-            async move {
-                match refused {
-                    Some((error_code, reason)) => {
-                        failed(data.index, error_code, Some(text(reason)))
+    // Every partition of every topic at once: each waits for its own durability.
+    let topics = request.topic_data.into_iter().map(|topic| {
+        let refused = refused.clone();
+        async move {
+            let name = topic.name.0.as_str().to_owned();
+            let appends = topic.partition_data.into_iter().map(|data| {
+                let refused = refused.clone();
+                let name = &name;
+                async move {
+                    match refused {
+                        Some((error_code, reason)) => {
+                            failed(data.index, error_code, Some(text(reason)))
+                        }
+                        None => append(context, name, data).await,
                     }
-                    None => append(context, &name, data).await,
                 }
-            }
-        });
-        let mut response = TopicProduceResponse::default();
-        response.partition_responses = futures_util::future::join_all(appends).await;
-        response.name = TopicName(text(name));
-        topics.push(response);
-    }
+            });
+            let mut response = TopicProduceResponse::default();
+            response.partition_responses = futures_util::future::join_all(appends).await;
+            response.name = topic.name;
+            response
+        }
+    });
+    let topics = futures_util::future::join_all(topics).await;
     if acks == 0 {
         return None;
     }
