@@ -527,3 +527,35 @@ async fn records_and_committed_offsets_survive_a_restart() -> TestResult {
     assert_eq!(b.list_streams()?.len(), 0);
     Ok(())
 }
+
+// docs/streams.md#offsets: the first record at or after a time, also inside one batch.
+#[tokio::test]
+async fn a_time_finds_the_first_record_at_or_after_it_inside_a_batch() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let b = Broker::open(config(dir.path())).await?;
+    b.put_stream("clock", stream_config(1)).await?;
+    let base = 1_700_000_000_000u64;
+    let records = (0..10u64)
+        .map(|i| NewRecord {
+            timestamp: Some(Timestamp(base + i * 1000)),
+            ..to(0, &format!("r{i}"))
+        })
+        .collect();
+    b.append("clock", records, None).await?;
+    for (asked, offset) in [(base, 0), (base + 2500, 3), (base + 9000, 9)] {
+        assert_eq!(
+            b.offset_for_timestamp("clock", 0, Timestamp(asked)).await?,
+            Some(offset),
+            "{asked}"
+        );
+        let found = b.record_at_time("clock", 0, Timestamp(asked)).await?;
+        assert_eq!(found, Some((offset, Timestamp(base + offset * 1000))));
+    }
+    assert_eq!(
+        b.offset_for_timestamp("clock", 0, Timestamp(base + 9001))
+            .await?,
+        None
+    );
+    b.shutdown().await;
+    Ok(())
+}

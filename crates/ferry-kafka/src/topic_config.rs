@@ -36,6 +36,14 @@ pub(crate) fn value(config: &StreamConfig, name: &str) -> Option<String> {
     })
 }
 
+/// `config` with the broker's segment size filled in where the stream sets none: what to show.
+pub(crate) fn effective(config: &StreamConfig, default_segment_bytes: u64) -> StreamConfig {
+    StreamConfig {
+        segment_bytes: Some(config.segment_bytes.unwrap_or(default_segment_bytes)),
+        ..config.clone()
+    }
+}
+
 /// Whether `name` has its default value in `config`.
 pub(crate) fn is_default(config: &StreamConfig, name: &str) -> bool {
     value(config, name) == value(&StreamConfig::default(), name)

@@ -210,13 +210,10 @@ impl Broker {
         partition: u32,
         timestamp: Timestamp,
     ) -> Result<Option<(u64, Timestamp)>> {
-        let handle = self.stream(stream)?.partition(partition)?;
-        let Some(offset) = handle.offset_for_timestamp(timestamp).await? else {
-            return Ok(None);
-        };
-        let chunk = handle.read(offset, 1).await?;
-        let found = crate::live_stream::first_timestamp(offset, &chunk)?;
-        Ok(Some((offset, found.unwrap_or(timestamp))))
+        self.stream(stream)?
+            .partition(partition)?
+            .record_at_time(timestamp)
+            .await
     }
 
     /// Deletes a partition's records below `offset` (at most its end; Kafka's

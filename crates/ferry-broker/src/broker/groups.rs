@@ -342,9 +342,10 @@ impl Broker {
                     let ends = handle.ends();
                     let offset = match &other {
                         ResetTo::Earliest => ends.start,
-                        ResetTo::Timestamp(t) => {
-                            handle.offset_for_timestamp(*t).await?.unwrap_or(ends.end)
-                        }
+                        ResetTo::Timestamp(t) => handle
+                            .record_at_time(*t)
+                            .await?
+                            .map_or(ends.end, |(offset, _)| offset),
                         _ => ends.end,
                     };
                     targets.push((number, offset));

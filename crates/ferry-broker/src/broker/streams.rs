@@ -238,6 +238,11 @@ impl Broker {
             .collect())
     }
 
+    /// The segment size of partitions whose stream does not set one.
+    pub fn default_segment_bytes(&self) -> u64 {
+        self.inner.config.segment_bytes
+    }
+
     /// One stream's name and config, without asking its partitions anything.
     ///
     /// # Errors
@@ -368,10 +373,12 @@ impl Broker {
         partition: u32,
         timestamp: Timestamp,
     ) -> Result<Option<u64>> {
-        self.stream(stream)?
+        let found = self
+            .stream(stream)?
             .partition(partition)?
-            .offset_for_timestamp(timestamp)
-            .await
+            .record_at_time(timestamp)
+            .await?;
+        Ok(found.map(|(offset, _)| offset))
     }
 
     /// Compacts every partition of a compacted stream now (it also happens in the

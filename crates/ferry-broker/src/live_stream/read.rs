@@ -40,6 +40,33 @@ impl PartitionHandle {
         decode_chunk(offset, &chunk, max_records, max_bytes)
     }
 
+    /// The offset and timestamp of the first record whose timestamp is at least `timestamp`
+    /// (in the first batch, by the time index, whose largest timestamp reaches it), if any.
+    pub(crate) async fn record_at_time(
+        &self,
+        timestamp: Timestamp,
+    ) -> Result<Option<(u64, Timestamp)>> {
+        let Some(offset) = self.offset_for_timestamp(timestamp).await? else {
+            return Ok(None);
+        };
+        let chunk = self.read(offset, 1).await?;
+        let mut found = None;
+        for stored in &chunk.batches {
+            let batch = decode_batch(&stored.payload).map_err(|e| unreadable(stored.offset, &e))?;
+            found = batch
+                .records
+                .into_iter()
+                .find(|(o, r)| *o >= offset && r.timestamp_ms >= timestamp.as_millis())
+                .map(|(o, r)| (o, Timestamp(r.timestamp_ms)));
+            if found.is_some() {
+                break;
+            }
+        }
+        // The index found a batch reaching the time, so one of its records does; if the batch
+        // is gone (retention raced), its offset is the best answer.
+        Ok(Some(found.unwrap_or((offset, timestamp))))
+    }
+
     /// Waits until the durable end passes `offset`, the deadline, or a stop.
     pub(crate) async fn wait_past(
         &self,
@@ -75,15 +102,7 @@ pub(crate) fn decode_chunk(
         from.max(chunk.ends.start)
     };
     'batches: for stored in &chunk.batches {
-        let batch = decode_batch(&stored.payload).map_err(|e| {
-            Error::new(
-                ErrorKind::Internal,
-                format!(
-                    "stored batch at offset {} is unreadable: {e}",
-                    stored.offset
-                ),
-            )
-        })?;
+        let batch = decode_batch(&stored.payload).map_err(|e| unreadable(stored.offset, &e))?;
         for (offset, record) in batch.records {
             if offset < from {
                 continue;
@@ -111,6 +130,13 @@ pub(crate) fn decode_chunk(
         start_offset: chunk.ends.start,
         end_offset: chunk.ends.end,
     })
+}
+
+fn unreadable(offset: u64, e: &ferry_core::stream::BatchError) -> Error {
+    Error::new(
+        ErrorKind::Internal,
+        format!("stored batch at offset {offset} is unreadable: {e}"),
+    )
 }
 
 /// The timestamp of the first record at or after `from` in `chunk`, if it holds one.

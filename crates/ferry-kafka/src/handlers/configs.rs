@@ -73,6 +73,10 @@ pub(crate) async fn describe(
                 .stream_summary(resource.resource_name.as_str())
             {
                 Ok(summary) => {
+                    let shown = topic_config::effective(
+                        &summary.config,
+                        context.broker.default_segment_bytes(),
+                    );
                     result.configs = NAMES
                         .iter()
                         .filter(|n| wanted(n))
@@ -84,7 +88,7 @@ pub(crate) async fn describe(
                             };
                             entry(
                                 name,
-                                topic_config::value(&summary.config, name),
+                                topic_config::value(&shown, name),
                                 source,
                                 false,
                                 config_type(name),

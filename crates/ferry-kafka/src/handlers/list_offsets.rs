@@ -14,7 +14,11 @@ const LATEST: i64 = -1;
 /// The query for the first offset.
 const EARLIEST: i64 = -2;
 
-pub(crate) async fn handle(context: &Context, request: ListOffsetsRequest) -> ListOffsetsResponse {
+pub(crate) async fn handle(
+    context: &Context,
+    version: i16,
+    request: ListOffsetsRequest,
+) -> ListOffsetsResponse {
     let mut response = ListOffsetsResponse::default();
     for topic in request.topics {
         let name = topic.name.0.as_str();
@@ -55,7 +59,10 @@ pub(crate) async fn handle(context: &Context, request: ListOffsetsRequest) -> Li
                     p.offset = wire_offset(offset);
                     p.timestamp =
                         time.map_or(-1, |t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX));
-                    p.leader_epoch = 0;
+                    // The field exists from v4; earlier versions cannot carry a value.
+                    if version >= 4 {
+                        p.leader_epoch = 0;
+                    }
                 }
                 Ok(None) => {}
                 Err(e) => p.error_code = errors::of(&e),

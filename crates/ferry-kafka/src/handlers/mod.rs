@@ -32,7 +32,7 @@ pub(crate) async fn dispatch(
         RequestKind::Metadata(r) => metadata::handle(context, version, r).await.into(),
         RequestKind::Produce(r) => return produce::handle(context, r).await.map(Into::into),
         RequestKind::Fetch(r) => fetch::handle(context, r).await.into(),
-        RequestKind::ListOffsets(r) => list_offsets::handle(context, r).await.into(),
+        RequestKind::ListOffsets(r) => list_offsets::handle(context, version, r).await.into(),
         RequestKind::FindCoordinator(r) => coordinator::handle(context, version, r).into(),
         RequestKind::InitProducerId(r) => producer_id::handle(context, r).await.into(),
         RequestKind::CreateTopics(r) => topics::create(context, r).await.into(),

@@ -93,6 +93,8 @@ pub(crate) async fn create(
         };
         match created {
             Ok(config) => {
+                let shown =
+                    topic_config::effective(&config, context.broker.default_segment_bytes());
                 result.num_partitions = i32::try_from(config.partitions).unwrap_or(i32::MAX);
                 result.replication_factor = 1;
                 result.configs = Some(
@@ -101,7 +103,7 @@ pub(crate) async fn create(
                         .map(|&n| {
                             let mut c = CreatableTopicConfigs::default();
                             c.name = text(n);
-                            c.value = topic_config::value(&config, n).map(text);
+                            c.value = topic_config::value(&shown, n).map(text);
                             c.config_source = if topic_config::is_default(&config, n) {
                                 5
                             } else {

@@ -18,9 +18,11 @@
 //! - a compact string longer than 32767 bytes (Kafka refuses those too);
 //! - a declared tagged field whose value does not take exactly the size it announces (the codec
 //!   decodes declared tags by type and ignores the size, so the two must agree);
-//! - bytes after the last field. Kafka would ignore them, but a body that does not parse
-//!   exactly is either corrupt or written for another version, and refusing it guarantees the
-//!   codec reads the same layout this walker checked.
+//!
+//! Bytes after the last field are allowed, as Kafka allows them: librdkafka writes a null
+//! Metadata topic array in flexible versions as four bytes where one is due (its issue #5049),
+//! and Kafka brokers ignore the rest. The codec reads the same fields in the same order and
+//! stops at the same place, so the bytes it reads are exactly the ones checked here.
 //!
 //! What this is not: a decoder. It extracts no values, does not validate UTF-8, enum values or
 //! record batches, and allocates nothing on the way (an error boxes its description once).
@@ -44,15 +46,16 @@ const MAX_STRING_BYTES: u64 = 0x7fff;
 /// Checks a request body (the bytes after the request header) of `version` of `api_key`.
 ///
 /// On success every array count in `body` is at most the bytes that follow it, divided by the
-/// least size of one element, and the fields end exactly at the end of `body`.
+/// least size of one element. Returns how many bytes the fields take; bytes after them are
+/// ignored, as Kafka does.
 ///
 /// # Errors
 /// [`ShapeError::Unsupported`] if Ferry has no table for this API and version, and
 /// [`ShapeError::Malformed`] naming the first field that is wrong.
-pub(crate) fn check(api_key: i16, version: i16, body: &[u8]) -> Result<(), ShapeError> {
+pub(crate) fn check(api_key: i16, version: i16, body: &[u8]) -> Result<usize, ShapeError> {
     let schema = schemas::request(api_key, version)?;
     let flexible = schema.flexible.contains(version);
-    walk::whole(schema.fields, version, flexible, body)
+    walk::prefix(schema.fields, version, flexible, body)
         .map_err(|fault| ShapeError::Malformed(fault.into_malformed(Part::Body)))
 }
 
@@ -234,12 +237,6 @@ pub(crate) enum Problem {
         declared: usize,
         /// The bytes its value took.
         used: usize,
-    },
-    /// Bytes after the last field.
-    #[error("{left} bytes after the last field")]
-    Trailing {
-        /// How many.
-        left: usize,
     },
     /// The schema nests deeper than `MAX_DEPTH` (a bug in the tables, not in the input).
     #[error("schema nests deeper than {MAX_DEPTH}")]

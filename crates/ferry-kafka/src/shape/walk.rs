@@ -52,27 +52,6 @@ impl Fault {
     }
 }
 
-/// Walks `fields` at `version` over all of `bytes`; bytes left over are an error.
-pub(super) fn whole(
-    fields: &'static [Field],
-    version: i16,
-    flexible: bool,
-    bytes: &[u8],
-) -> Result<(), Fault> {
-    let mut walker = Walker {
-        bytes,
-        position: 0,
-        end: bytes.len(),
-        version,
-        flexible,
-    };
-    walker.structure(fields, 0)?;
-    match walker.left() {
-        0 => Ok(()),
-        left => Err(Fault::new(Problem::Trailing { left })),
-    }
-}
-
 /// Walks `fields` at `version` over the start of `bytes` and returns how many bytes they took.
 pub(super) fn prefix(
     fields: &'static [Field],
