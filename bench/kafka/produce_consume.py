@@ -165,6 +165,10 @@ def main():
             "max.partition.fetch.bytes": 8 * 1024 * 1024,
             "fetch.max.bytes": 64 * 1024 * 1024,
             "queued.max.messages.kbytes": 512 * 1024,
+            # librdkafka stops fetching for fetch.queue.backoff.ms (1 s) whenever its local
+            # queue holds more than queued.min.messages (100k): a fast broker then idles.
+            "queued.min.messages": 2 * n,
+            "fetch.queue.backoff.ms": 1,
         }
     )
     highs = [c.get_watermark_offsets(TopicPartition(topic, i), timeout=30)[1] for i in range(args.partitions)]

@@ -47,7 +47,7 @@ pub use messages::{
     DeadLetter, ReceiveRequest, ReceiveResponse, ReceivedMessage, SendEntry, SendRequest,
     SendResponse, SentEntry,
 };
-pub use metrics::{MetricsHistory, QueueHistory};
+pub use metrics::{MetricsHistory, QueueHistory, StreamHistory};
 pub use queues::{QueueDetails, QueueEntry, QueueList};
 pub use receipts::{AckRequest, BatchResponse, FailedReceipt, NackRequest, VisibilityRequest};
 pub use streams::{

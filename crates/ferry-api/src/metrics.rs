@@ -1,5 +1,6 @@
-//! `GET /v1/metrics/history`: the last minutes of every queue's depth, rates and latency, for
-//! charts (the dashboard, `ferry top`).
+//! `GET /v1/metrics/history`: the last minutes of every queue's depth, rates and latency, and
+//! of every stream's end offsets, append rate and consumer lag, for charts (the dashboard,
+//! `ferry top`).
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,24 @@ pub struct MetricsHistory {
     pub times: Vec<String>,
     /// Every queue seen in any sample, by name.
     pub queues: Vec<QueueHistory>,
+    /// Every stream seen in any sample, by name.
+    #[serde(default)]
+    pub streams: Vec<StreamHistory>,
+}
+
+/// One stream's series. `null` where the stream did not exist, or a rate had no earlier sample.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StreamHistory {
+    /// The stream's name.
+    pub name: String,
+    /// The sum of its partitions' end offsets: records ever appended.
+    pub end_offsets: Vec<Option<f64>>,
+    /// Bytes its partitions take on disk.
+    pub bytes: Vec<Option<f64>>,
+    /// Records appended per second over the interval before the sample.
+    pub appended_per_s: Vec<Option<f64>>,
+    /// Records behind the partitions' ends, summed over every consumer group and partition.
+    pub lag_records: Vec<Option<f64>>,
 }
 
 /// One queue's series. `null` where the queue did not exist, or a rate (first sample) or a

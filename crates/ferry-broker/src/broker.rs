@@ -5,6 +5,7 @@ mod classic_groups;
 mod groups;
 mod meta;
 mod move_tasks;
+mod stream_metrics;
 mod streams;
 
 pub use batches::{BatchAppend, BatchRead, WaitTarget};
@@ -544,8 +545,8 @@ impl Broker {
         Ok(moved)
     }
 
-    /// Every live queue's numbers and the storage's, as of now (see [`crate::metrics`]).
-    /// Queues that are shutting down are left out.
+    /// Every live queue's and stream's numbers and the storage's, as of now (see
+    /// [`crate::metrics`]). Queues and streams that are shutting down are left out.
     pub async fn metrics(&self, detail: crate::metrics::Detail) -> crate::metrics::MetricsSnapshot {
         let mut queues = Vec::new();
         for (_, handle) in self.inner.registry.all() {
@@ -554,9 +555,11 @@ impl Broker {
             }
         }
         queues.sort_by(|a, b| a.name.cmp(&b.name));
+        let streams = self.stream_metrics(detail).await;
         crate::metrics::MetricsSnapshot {
             taken_at: wall_now(),
             queues,
+            streams,
             flusher: self.inner.flusher.stats(),
         }
     }

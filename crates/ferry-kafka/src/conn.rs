@@ -45,6 +45,26 @@ pub(crate) async fn run(socket: TcpStream, peer: SocketAddr, context: Arc<Contex
     let mut output = BytesMut::new();
     let max_in_flight = context.config.max_in_flight.max(1);
     let reason = loop {
+        // Start the whole frames already read, up to the limit; the rest wait in `input`.
+        while in_flight.len() < max_in_flight {
+            match take_frame(&mut input, context.config.max_request_bytes) {
+                Ok(Some(frame)) => {
+                    in_flight.push_back(Box::pin(handle(Arc::clone(&context), peer, frame)));
+                }
+                Ok(None) => break,
+                Err(reason) => {
+                    // Answer what came before, then close.
+                    while let Some(outcome) = in_flight.next().await {
+                        if collect(outcome, &mut output).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = writer.write_all(&output).await;
+                    tracing::warn!(%peer, %reason, "kafka: closing connection");
+                    return;
+                }
+            }
+        }
         tokio::select! {
             done = in_flight.next(), if !in_flight.is_empty() => {
                 let Some(outcome) = done else { continue };
@@ -69,21 +89,6 @@ pub(crate) async fn run(socket: TcpStream, peer: SocketAddr, context: Arc<Contex
                     Ok(0) => break String::new(),
                     Ok(_) => {}
                     Err(e) => break format!("read failed: {e}"),
-                }
-                loop {
-                    match take_frame(&mut input, context.config.max_request_bytes) {
-                        Ok(Some(frame)) => in_flight.push_back(Box::pin(handle(Arc::clone(&context), peer, frame))),
-                        Ok(None) => break,
-                        Err(reason) => {
-                            // Answer what came before, then close.
-                            while let Some(outcome) = in_flight.next().await {
-                                if collect(outcome, &mut output).is_err() { break; }
-                            }
-                            let _ = writer.write_all(&output).await;
-                            tracing::warn!(%peer, %reason, "kafka: closing connection");
-                            return;
-                        }
-                    }
                 }
             }
             () = crate::stopped(&mut stopping) => break String::new(),

@@ -1,11 +1,14 @@
-//! Observability against the real binary: `/metrics` after scripted traffic (exact numbers),
-//! latency histograms, readiness during recovery, `ferry stats`.
+//! Observability against the real binary: `/metrics` after scripted traffic (exact numbers,
+//! queues and streams), latency histograms, readiness during recovery, `ferry stats`.
 
 mod common;
 
 use common::{DataDir, Server, runtime};
 use ferry_client::Client;
-use ferry_client::api::{NackRequest, QueueConfig, ReceiveRequest, SendEntry};
+use ferry_client::api::{
+    AppendRecord, AppendRequest, Cleanup, CommitOffset, CommitRequest, NackRequest, QueueConfig,
+    ReceiveRequest, SendEntry, StreamConfig,
+};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -200,6 +203,125 @@ fn metrics_count_scripted_traffic_exactly() {
         assert!(text.contains(
             r#"ferry_queue_info{queue="work",fifo="false",dead_letter_queue="work-dlq"} 1"#
         ));
+    });
+}
+
+fn append(records: Vec<AppendRecord>) -> AppendRequest {
+    AppendRequest {
+        records,
+        expected_offset: None,
+    }
+}
+
+fn commit(offsets: &[(u32, u64)]) -> CommitRequest {
+    CommitRequest {
+        member_id: None,
+        generation: None,
+        offsets: offsets
+            .iter()
+            .map(|&(partition, offset)| CommitOffset {
+                partition,
+                offset,
+                metadata: None,
+            })
+            .collect(),
+    }
+}
+
+// docs/operations.md#reference (streams)
+#[test]
+fn stream_metrics_show_exact_offsets_lag_and_compaction() {
+    let dir = DataDir::new();
+    let server = Server::start(&dir, &[]);
+    let client = server.client();
+    runtime().block_on(async {
+        let two = StreamConfig {
+            partitions: 2,
+            ..StreamConfig::default()
+        };
+        ok(client.put_stream("events", &two).await);
+        // 11 records written an hour ago (producer timestamps): 5 to partition 0 and 6 to
+        // partition 1, in three batches (one append spanning both partitions, then one more).
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let an_hour_ago = ferry_client::api::Timestamp(now_ms - 3_600_000);
+        let old = |i: u32, p: u32| AppendRecord {
+            timestamp: Some(an_hour_ago),
+            ..AppendRecord::text(format!("e{i}")).with_partition(p)
+        };
+        ok(client
+            .append("events", &append((0..10).map(|i| old(i, i % 2)).collect()))
+            .await);
+        ok(client.append("events", &append(vec![old(10, 1)])).await);
+        // "billing" has read 2 records of partition 0 and none of partition 1; "audit" all.
+        ok(client.commit_offsets("events", "billing", &commit(&[(0, 2)])).await);
+        ok(client
+            .commit_offsets("events", "audit", &commit(&[(0, 5), (1, 6)]))
+            .await);
+
+        // A compacted stream with one key written over 1 MiB, so the first segment closes
+        // and compaction has something to remove.
+        let compacted = StreamConfig {
+            cleanup: Cleanup::Compact,
+            segment_bytes: Some(1024 * 1024),
+            ..StreamConfig::default()
+        };
+        ok(client.put_stream("kv", &compacted).await);
+        for i in 0..12 {
+            let value = format!("{i}-{}", "v".repeat(100_000));
+            ok(client
+                .append("kv", &append(vec![AppendRecord::text(value).with_key("k")]))
+                .await);
+        }
+        let compaction = ok(client.compact_stream("kv").await);
+        assert!(compaction.records_removed > 0, "{compaction:?}");
+
+        let text = scrape(&client).await;
+        let events = |series: &str| value(&text, &series.replace("S", r#"stream="events""#));
+        assert_eq!(events("ferry_stream_partition_start_offset{S,partition=\"0\"}"), 0.0);
+        assert_eq!(events("ferry_stream_partition_end_offset{S,partition=\"0\"}"), 5.0);
+        assert_eq!(events("ferry_stream_partition_end_offset{S,partition=\"1\"}"), 6.0);
+        assert_eq!(events("ferry_stream_partition_segments{S,partition=\"1\"}"), 1.0);
+        assert!(events("ferry_stream_partition_bytes{S,partition=\"1\"}") > 0.0);
+        assert_eq!(events("ferry_stream_appended_records_total{S}"), 11.0);
+        assert_eq!(events("ferry_stream_appended_batches_total{S}"), 3.0);
+        assert_eq!(events("ferry_stream_groups{S}"), 2.0);
+        let billing = |series: &str| events(&series.replace("G", r#"group="billing""#));
+        assert_eq!(billing("ferry_stream_group_committed_offset{S,G,partition=\"0\"}"), 2.0);
+        assert_eq!(
+            sample(&text, r#"ferry_stream_group_committed_offset{stream="events",group="billing",partition="1"}"#),
+            None,
+            "billing never committed on partition 1"
+        );
+        assert_eq!(billing("ferry_stream_group_lag_records{S,G,partition=\"0\"}"), 3.0);
+        assert_eq!(billing("ferry_stream_group_lag_records{S,G,partition=\"1\"}"), 6.0);
+        let age = billing("ferry_stream_group_lag_seconds{S,G}");
+        assert!((3600.0..3660.0).contains(&age), "oldest unconsumed is an hour old: {age}");
+        let audit = |series: &str| events(&series.replace("G", r#"group="audit""#));
+        assert_eq!(audit("ferry_stream_group_lag_records{S,G,partition=\"1\"}"), 0.0);
+        assert_eq!(audit("ferry_stream_group_lag_seconds{S,G}"), 0.0);
+        assert_eq!(events("ferry_stream_compaction_runs_total{S}"), 0.0);
+
+        let kv = |series: &str| value(&text, &series.replace("S", r#"stream="kv""#));
+        assert_eq!(kv("ferry_stream_compaction_runs_total{S}"), 1.0);
+        assert_eq!(
+            kv("ferry_stream_compaction_removed_records_total{S}"),
+            compaction.records_removed as f64
+        );
+        assert_eq!(
+            kv("ferry_stream_compaction_rewritten_segments_total{S}"),
+            compaction.segments_rewritten as f64
+        );
+        assert_eq!(kv("ferry_stream_appended_records_total{S}"), 12.0);
+        assert!(kv("ferry_stream_partition_segments{S,partition=\"0\"}") >= 2.0);
+        ok(client.compact_stream("kv").await);
+        let again = scrape(&client).await;
+        assert_eq!(
+            value(&again, r#"ferry_stream_compaction_runs_total{stream="kv"}"#),
+            2.0,
+            "every run counts, even one with nothing to remove"
+        );
     });
 }
 

@@ -7,7 +7,7 @@ use crate::clock::wall_now;
 use crate::error::{Error, ErrorKind, Result};
 use crate::live_stream::EncodedBatch;
 use ferry_core::Timestamp;
-use ferry_core::stream::{BatchError, ProducerBatch, check_batch};
+use ferry_core::stream::{BatchError, ProducerBatch, StreamConfig, check_batch};
 use std::time::Duration;
 
 /// Where an appended batch went.
@@ -43,76 +43,94 @@ pub struct WaitTarget {
     pub offset: u64,
 }
 
+/// Checks one batch for `stream` whole, and readies it for its partition.
+fn checked_batch(stream: &str, config: &StreamConfig, batch: Vec<u8>) -> Result<EncodedBatch> {
+    let max = usize::try_from(config.max_record_bytes).unwrap_or(usize::MAX);
+    if batch.len() > max {
+        return Err(Error::new(
+            ErrorKind::MessageTooLarge,
+            format!(
+                "a record batch of {} bytes is larger than stream {stream:?} allows (max_record_bytes {max})",
+                batch.len()
+            ),
+        ));
+    }
+    let summary = check_batch(&batch).map_err(|e| corrupt(&e))?;
+    let header = summary.header;
+    if header.is_transactional() || header.is_control() {
+        return Err(Error::new(
+            ErrorKind::InvalidRecord,
+            "transactional and control batches are not supported",
+        ));
+    }
+    if summary.record_count != header.span() {
+        return Err(Error::new(
+            ErrorKind::CorruptBatch,
+            format!(
+                "record batch: {} records for {} offsets; a producer's batch fills its offsets densely",
+                summary.record_count,
+                header.span()
+            ),
+        ));
+    }
+    if config.cleanup.compacts() && summary.keyless_records > 0 {
+        return Err(Error::new(
+            ErrorKind::InvalidRecord,
+            format!(
+                "stream {stream:?} is compacted, so every record needs a key ({} have none)",
+                summary.keyless_records
+            ),
+        ));
+    }
+    let max_timestamp =
+        u64::try_from(header.max_timestamp_ms).unwrap_or_else(|_| wall_now().as_millis());
+    Ok(EncodedBatch {
+        span: header.span(),
+        max_timestamp: Timestamp(max_timestamp),
+        producer: Some(ProducerBatch::from(&header)),
+        bytes: batch,
+    })
+}
+
 fn corrupt(e: &BatchError) -> Error {
     Error::new(ErrorKind::CorruptBatch, format!("record batch: {e}"))
 }
 
 impl Broker {
-    /// Appends one Kafka v2 record batch as the producer encoded it (compressed or not),
-    /// after checking it whole; answers once it is durable. An idempotent producer's retry of
-    /// a batch the partition holds is not appended again: the answer carries the original
-    /// offsets.
+    /// Appends Kafka v2 record batches of one partition as the producer encoded them
+    /// (compressed or not), in order, after checking every one of them whole; answers once
+    /// they are durable, with the first one's offset. An idempotent producer's retry of a
+    /// batch the partition holds is not appended again: the answer carries the original
+    /// offsets. If any batch fails its checks, none is appended; a producer-sequence refusal
+    /// (judged in order, by the partition) stops the batches after it.
     ///
     /// # Errors
-    /// `stream_not_found`, `partition_not_found`, `corrupt_batch` (CRC, lengths, offsets,
-    /// compression), `message_too_large` (the batch is larger than the stream's
-    /// `max_record_bytes`), `invalid_record` (a keyless record on a compacted stream, a
-    /// transactional or control batch), `out_of_order_sequence`, `producer_fenced`.
-    pub async fn append_batch(
+    /// `stream_not_found`, `partition_not_found`, `invalid_request` (no batch),
+    /// `corrupt_batch` (CRC, lengths, offsets, compression), `message_too_large` (a batch
+    /// larger than the stream's `max_record_bytes`), `invalid_record` (a keyless record on a
+    /// compacted stream, a transactional or control batch), `out_of_order_sequence`,
+    /// `producer_fenced`.
+    pub async fn append_batches(
         &self,
         stream: &str,
         partition: u32,
-        batch: Vec<u8>,
+        batches: Vec<Vec<u8>>,
     ) -> Result<BatchAppend> {
         let live = self.stream(stream)?;
         let handle = live.partition(partition)?;
         let config = live.config();
-        let max = usize::try_from(config.max_record_bytes).unwrap_or(usize::MAX);
-        if batch.len() > max {
-            return Err(Error::new(
-                ErrorKind::MessageTooLarge,
-                format!(
-                    "a record batch of {} bytes is larger than stream {stream:?} allows (max_record_bytes {max})",
-                    batch.len()
-                ),
-            ));
+        let checked = batches
+            .into_iter()
+            .map(|batch| checked_batch(stream, &config, batch))
+            .collect::<Result<Vec<_>>>()?;
+        let mut first = None;
+        for batch in checked {
+            let base_offset = handle.append(batch, None).await?;
+            live.counters.on_batches(1);
+            first.get_or_insert(base_offset);
         }
-        let summary = check_batch(&batch).map_err(|e| corrupt(&e))?;
-        let header = summary.header;
-        if header.is_transactional() || header.is_control() {
-            return Err(Error::new(
-                ErrorKind::InvalidRecord,
-                "transactional and control batches are not supported",
-            ));
-        }
-        if summary.record_count != header.span() {
-            return Err(Error::new(
-                ErrorKind::CorruptBatch,
-                format!(
-                    "record batch: {} records for {} offsets; a producer's batch fills its offsets densely",
-                    summary.record_count,
-                    header.span()
-                ),
-            ));
-        }
-        if config.cleanup.compacts() && summary.keyless_records > 0 {
-            return Err(Error::new(
-                ErrorKind::InvalidRecord,
-                format!(
-                    "stream {stream:?} is compacted, so every record needs a key ({} have none)",
-                    summary.keyless_records
-                ),
-            ));
-        }
-        let max_timestamp =
-            u64::try_from(header.max_timestamp_ms).unwrap_or_else(|_| wall_now().as_millis());
-        let encoded = EncodedBatch {
-            span: header.span(),
-            max_timestamp: Timestamp(max_timestamp),
-            producer: Some(ProducerBatch::from(&header)),
-            bytes: batch,
-        };
-        let base_offset = handle.append(encoded, None).await?;
+        let base_offset = first
+            .ok_or_else(|| Error::new(ErrorKind::InvalidRequest, "no record batch to append"))?;
         Ok(BatchAppend {
             base_offset,
             start_offset: handle.ends().start,

@@ -49,6 +49,10 @@ impl Slot {
 pub(super) struct ClassicGroups {
     groups: Mutex<HashMap<String, Slot>>,
     config: ClassicGroupConfig,
+    /// Commits are checked and written one at a time, in the order they arrive (the lock is
+    /// fair): a consumer pipelining commits on one connection must never see an older one
+    /// land last. The catalog writes one transaction at a time anyway.
+    commits: tokio::sync::Mutex<()>,
 }
 
 /// A group as ListGroups shows it.
@@ -80,6 +84,7 @@ impl ClassicGroups {
         ClassicGroups {
             groups: Mutex::new(HashMap::new()),
             config,
+            commits: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -271,6 +276,7 @@ impl Broker {
         generation: i32,
         commits: Vec<GroupCommit>,
     ) -> std::result::Result<Vec<Result<()>>, CommitError> {
+        let _in_order = self.inner.classic_groups.commits.lock().await;
         let allowed = self
             .inner
             .classic_groups

@@ -396,12 +396,24 @@ impl Broker {
             )));
         }
         let mut total = CompactionOutcome::default();
+        let mut failed = None;
         for partition in live.partitions() {
-            let outcome = compact(&partition, Arc::clone(&config), wall_now()).await?;
-            total.segments_rewritten += outcome.segments_rewritten;
-            total.records_removed += outcome.records_removed;
+            match compact(&partition, Arc::clone(&config), wall_now()).await {
+                Ok(outcome) => {
+                    total.segments_rewritten += outcome.segments_rewritten;
+                    total.records_removed += outcome.records_removed;
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
         }
-        Ok(total)
+        live.counters.on_compaction(&total);
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(total),
+        }
     }
 
     /// Compacts the compacted streams (the background job's round).

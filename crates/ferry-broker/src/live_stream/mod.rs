@@ -3,11 +3,13 @@
 //! stamp offsets, write and sync.
 
 mod compaction;
+mod counters;
 mod groups;
 mod partition;
 mod read;
 
 pub(crate) use compaction::compact;
+pub(crate) use counters::StreamCounters;
 pub(crate) use groups::Groups;
 pub(crate) use partition::{EncodedBatch, PartitionHandle};
 pub(crate) use read::first_timestamp;
@@ -34,6 +36,8 @@ pub(crate) struct LiveStream {
     sticky: AtomicU32,
     /// The consumer groups' members and positions.
     pub(crate) groups: Groups,
+    /// Appended batches and compaction runs, for `/metrics`.
+    pub(crate) counters: StreamCounters,
 }
 
 /// How partitions' logs are opened.
@@ -62,6 +66,7 @@ impl LiveStream {
             partitions: RwLock::new(Vec::new()),
             sticky: AtomicU32::new(0),
             groups: Groups::new(config.partitions),
+            counters: StreamCounters::default(),
         };
         let mut opened = Vec::new();
         for partition in 0..config.partitions {
@@ -198,6 +203,8 @@ impl LiveStream {
             .into_iter()
             .map(|(handle, batch)| async move { handle.append(batch, expected_offset).await });
         let bases = futures_util::future::join_all(appends).await;
+        self.counters
+            .on_batches(bases.iter().filter(|b| b.is_ok()).count() as u64);
         let mut next_index: Vec<u64> = vec![0; by_partition.len()];
         let mut out = Vec::with_capacity(targets.len());
         for &partition in &targets {

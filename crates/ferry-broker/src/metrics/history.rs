@@ -1,16 +1,35 @@
 //! A short memory of the broker's numbers for the dashboard and `ferry top`: a ring buffer of
 //! samples (say 10 minutes at 5 s), each holding per-queue depth, rates over the interval
-//! before it, and latency quantiles of the messages delivered and acked in that interval.
+//! before it, and latency quantiles of the messages delivered and acked in that interval; and
+//! per stream its end offsets, bytes, append rate and consumer lag.
 //!
 //! Pure: [`History::record`] is fed [`MetricsSnapshot`]s by whoever samples (the HTTP server
 //! runs a timer), so the arithmetic is tested without a clock.
 
-use super::{LatencyHistogram, MetricsSnapshot, QueueMetrics};
+use super::{LatencyHistogram, MetricsSnapshot, QueueMetrics, StreamMetrics};
 use ferry_core::Timestamp;
 use std::collections::VecDeque;
 
 /// Most queues one sample keeps (by name order), bounding memory with many queues.
 pub const MAX_QUEUES_PER_SAMPLE: usize = 1000;
+
+/// Most streams one sample keeps (by name order).
+pub const MAX_STREAMS_PER_SAMPLE: usize = 1000;
+
+/// One stream at one sample.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StreamSample {
+    /// The stream's name.
+    pub name: String,
+    /// The sum of its partitions' end offsets: records ever appended.
+    pub end_offsets: u64,
+    /// Bytes its partitions take on disk.
+    pub bytes: u64,
+    /// Records behind the ends, summed over every group and partition.
+    pub lag_records: u64,
+    /// Records appended per second over the interval before (none for the first sample).
+    pub appended_per_s: Option<f64>,
+}
 
 /// One queue at one sample.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -48,6 +67,7 @@ pub struct Sample {
 struct Row {
     at: Timestamp,
     queues: Vec<Sample>,
+    streams: Vec<StreamSample>,
 }
 
 /// The ring buffer.
@@ -66,6 +86,23 @@ pub struct HistorySeries {
     /// Per queue (by name), its values at each instant; `None` where the queue did not exist
     /// or a rate or quantile had nothing to go on.
     pub queues: Vec<QueueSeries>,
+    /// Per stream (by name), likewise.
+    pub streams: Vec<StreamSeries>,
+}
+
+/// One stream's columns.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StreamSeries {
+    /// The stream's name.
+    pub name: String,
+    /// See [`StreamSample::end_offsets`].
+    pub end_offsets: Vec<Option<f64>>,
+    /// See [`StreamSample::bytes`].
+    pub bytes: Vec<Option<f64>>,
+    /// See [`StreamSample::lag_records`].
+    pub lag_records: Vec<Option<f64>>,
+    /// See [`StreamSample::appended_per_s`].
+    pub appended_per_s: Vec<Option<f64>>,
 }
 
 /// One queue's columns.
@@ -138,6 +175,32 @@ fn sample(q: &QueueMetrics, before: Option<&QueueMetrics>, seconds: f64) -> Samp
     out
 }
 
+fn stream_sample(s: &StreamMetrics, before: Option<&StreamMetrics>, seconds: f64) -> StreamSample {
+    let end_offsets = s.appended_records();
+    StreamSample {
+        name: s.name.clone(),
+        end_offsets,
+        bytes: s.bytes(),
+        lag_records: s.lag_records,
+        appended_per_s: before.and_then(|b| rate(end_offsets, b.appended_records(), seconds)),
+    }
+}
+
+/// The entry named `name` of a list sorted by name.
+fn by_name<'a, T>(list: &'a [T], name: &str, key: fn(&T) -> &str) -> Option<&'a T> {
+    list.binary_search_by(|x| key(x).cmp(name))
+        .ok()
+        .and_then(|i| list.get(i))
+}
+
+/// The names in any row, sorted, once each.
+fn names<'a>(lists: impl Iterator<Item = impl Iterator<Item = &'a str>>) -> Vec<&'a str> {
+    let mut names: Vec<&str> = lists.flatten().collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
 impl History {
     /// An empty history keeping the last `capacity` samples.
     pub fn new(capacity: usize) -> History {
@@ -161,13 +224,18 @@ impl History {
             .queues
             .iter()
             .map(|q| {
-                let before = last.and_then(|l| {
-                    l.queues
-                        .binary_search_by(|b| b.name.cmp(&q.name))
-                        .ok()
-                        .and_then(|i| l.queues.get(i))
-                });
+                let before = last.and_then(|l| by_name(&l.queues, &q.name, |b| &b.name));
                 sample(q, before, seconds)
+            })
+            .collect();
+        snapshot.streams.sort_by(|a, b| a.name.cmp(&b.name));
+        snapshot.streams.truncate(MAX_STREAMS_PER_SAMPLE);
+        let streams = snapshot
+            .streams
+            .iter()
+            .map(|s| {
+                let before = last.and_then(|l| by_name(&l.streams, &s.name, |b| &b.name));
+                stream_sample(s, before, seconds)
             })
             .collect();
         if self.rows.len() == self.capacity {
@@ -176,6 +244,7 @@ impl History {
         self.rows.push_back(Row {
             at: snapshot.taken_at,
             queues,
+            streams,
         });
         self.last = Some(snapshot);
     }
@@ -185,16 +254,14 @@ impl History {
         self.rows.back().map(|r| (r.at, r.queues.as_slice()))
     }
 
-    /// The whole history in columns, every queue seen in any sample included.
+    /// The whole history in columns, every queue and stream seen in any sample included.
     pub fn series(&self) -> HistorySeries {
-        let mut names: Vec<&str> = self
-            .rows
-            .iter()
-            .flat_map(|r| r.queues.iter().map(|q| q.name.as_str()))
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        let queues = names
+        let queue_names = names(
+            self.rows
+                .iter()
+                .map(|r| r.queues.iter().map(|q| q.name.as_str())),
+        );
+        let queues = queue_names
             .into_iter()
             .map(|name| {
                 let mut s = QueueSeries {
@@ -202,12 +269,30 @@ impl History {
                     ..QueueSeries::default()
                 };
                 for row in &self.rows {
-                    let q = row
-                        .queues
-                        .binary_search_by(|q| q.name.as_str().cmp(name))
-                        .ok()
-                        .and_then(|i| row.queues.get(i));
-                    series_push(&mut s, q);
+                    series_push(&mut s, by_name(&row.queues, name, |q| &q.name));
+                }
+                s
+            })
+            .collect();
+        let stream_names = names(
+            self.rows
+                .iter()
+                .map(|r| r.streams.iter().map(|s| s.name.as_str())),
+        );
+        let streams = stream_names
+            .into_iter()
+            .map(|name| {
+                let mut s = StreamSeries {
+                    name: name.to_owned(),
+                    ..StreamSeries::default()
+                };
+                for row in &self.rows {
+                    let sample = by_name(&row.streams, name, |s| &s.name);
+                    let gauge = |f: fn(&StreamSample) -> u64| sample.map(|x| f(x) as f64);
+                    s.end_offsets.push(gauge(|x| x.end_offsets));
+                    s.bytes.push(gauge(|x| x.bytes));
+                    s.lag_records.push(gauge(|x| x.lag_records));
+                    s.appended_per_s.push(sample.and_then(|x| x.appended_per_s));
                 }
                 s
             })
@@ -215,6 +300,7 @@ impl History {
         HistorySeries {
             times: self.rows.iter().map(|r| r.at).collect(),
             queues,
+            streams,
         }
     }
 }
@@ -305,6 +391,46 @@ mod tests {
             "no earlier sample of a"
         );
         assert_eq!(s.queues[1].enqueued_per_s, [None, Some(2.0)]);
+    }
+
+    fn stream(name: &str, ends: &[u64], lag_records: u64) -> StreamMetrics {
+        StreamMetrics {
+            name: name.to_owned(),
+            partitions: (0u32..)
+                .zip(ends)
+                .map(
+                    |(partition, &end_offset)| crate::stream_types::PartitionInfo {
+                        partition,
+                        start_offset: 0,
+                        end_offset,
+                        bytes: 100,
+                        segments: 1,
+                    },
+                )
+                .collect(),
+            lag_records,
+            ..StreamMetrics::default()
+        }
+    }
+
+    #[test]
+    fn streams_get_append_rates_from_their_end_offsets() {
+        let mut h = History::new(10);
+        let mut first = snapshot(10_000, vec![]);
+        first.streams = vec![stream("s", &[10, 20], 5)];
+        h.record(first);
+        let mut second = snapshot(12_000, vec![]);
+        second.streams = vec![stream("s", &[30, 40], 12), stream("new", &[3], 0)];
+        h.record(second);
+        let s = h.series();
+        let names: Vec<&str> = s.streams.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["new", "s"]);
+        let st = &s.streams[1];
+        assert_eq!(st.end_offsets, [Some(30.0), Some(70.0)]);
+        assert_eq!(st.appended_per_s, [None, Some(20.0)], "40 records in 2 s");
+        assert_eq!(st.lag_records, [Some(5.0), Some(12.0)]);
+        assert_eq!(st.bytes, [Some(200.0), Some(200.0)]);
+        assert_eq!(s.streams[0].end_offsets, [None, Some(3.0)]);
     }
 
     #[test]

@@ -6,7 +6,10 @@
 //! counted by each queue's task in plain integers it owns ([`QueueEvents`]): no atomics, no lock
 //! and no allocation per message. A snapshot is taken by asking every task in turn.
 //!
-//! Streams and the resequencer will add their own entries to [`MetricsSnapshot`].
+//! Streams are measured the same way: partition extents and group lag are read from the
+//! partitions and the catalog when asked ([`StreamMetrics`]); only what nothing remembers
+//! (append batches, compaction runs) is counted, in a few relaxed atomics per stream.
+//! The resequencer will add its own entries to [`MetricsSnapshot`].
 
 mod histogram;
 mod history;
@@ -14,9 +17,13 @@ mod history;
 pub use ferry_core::queue::{Breakdown, FifoBreakdown, GroupLoad, Tally};
 pub use ferry_log::{FlusherStats, SYNC_LATENCY_BOUNDS_US, SyncLatency};
 pub use histogram::{LATENCY_BOUNDS_MS, LATENCY_BUCKETS, LatencyHistogram};
-pub use history::{History, HistorySeries, MAX_QUEUES_PER_SAMPLE, QueueSeries, Sample};
+pub use history::{
+    History, HistorySeries, MAX_QUEUES_PER_SAMPLE, MAX_STREAMS_PER_SAMPLE, QueueSeries, Sample,
+    StreamSample, StreamSeries,
+};
 
 use crate::error::ErrorKind;
+use crate::stream_types::PartitionInfo;
 use ferry_core::Timestamp;
 use ferry_core::queue::QueueStats;
 
@@ -36,6 +43,11 @@ pub enum Detail {
 /// cardinality).
 pub const BUSIEST_GROUPS: usize = 5;
 
+/// How many consumer groups per stream a snapshot details, partition by partition (those with
+/// the most lag, then by name): a bound on label cardinality. [`StreamMetrics::groups`]
+/// still counts them all.
+pub const MAX_GROUPS_PER_STREAM: usize = 10;
+
 /// Everything measured at one instant.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MetricsSnapshot {
@@ -43,6 +55,8 @@ pub struct MetricsSnapshot {
     pub taken_at: Timestamp,
     /// Every live queue, by name.
     pub queues: Vec<QueueMetrics>,
+    /// Every live stream, by name.
+    pub streams: Vec<StreamMetrics>,
     /// The group-commit flusher of the data directory.
     pub flusher: FlusherStats,
 }
@@ -64,6 +78,85 @@ pub struct QueueMetrics {
     pub events: QueueEvents,
     /// Its log.
     pub storage: StorageMetrics,
+}
+
+/// One stream's numbers.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StreamMetrics {
+    /// The stream's name.
+    pub name: String,
+    /// Each partition's extent and storage, by partition number.
+    pub partitions: Vec<PartitionInfo>,
+    /// What was counted since the stream was opened (process start or creation).
+    pub events: StreamEvents,
+    /// Consumer groups with members or committed offsets (all of them, not only those in
+    /// [`StreamMetrics::busiest_groups`]).
+    pub groups: u64,
+    /// Records between each group's committed offsets and the ends, summed over every group
+    /// and partition.
+    pub lag_records: u64,
+    /// The groups with the most lag (at most [`MAX_GROUPS_PER_STREAM`]), most lag first,
+    /// then by name.
+    pub busiest_groups: Vec<GroupMetrics>,
+}
+
+impl StreamMetrics {
+    /// Records ever appended: the sum of the partitions' end offsets (offsets are consecutive
+    /// from 0 and never reused, so this survives restarts and counts every front end).
+    pub fn appended_records(&self) -> u64 {
+        self.partitions.iter().map(|p| p.end_offset).sum()
+    }
+
+    /// Bytes the partitions' segment files take.
+    pub fn bytes(&self) -> u64 {
+        self.partitions.iter().map(|p| p.bytes).sum()
+    }
+}
+
+/// What a stream counts as it goes, since it was opened: what its logs do not remember.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamEvents {
+    /// Batches appended (one per partition of an append request, one per Kafka produce
+    /// batch).
+    pub appended_batches: u64,
+    /// Compaction runs finished (one per stream per round, over all its partitions; failed
+    /// runs included).
+    pub compaction_runs: u64,
+    /// Segments rewritten by compaction.
+    pub compaction_rewritten_segments: u64,
+    /// Records removed by compaction.
+    pub compaction_removed_records: u64,
+}
+
+/// One consumer group's progress on a stream.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupMetrics {
+    /// The group's name.
+    pub name: String,
+    /// Every partition of the stream, by number.
+    pub partitions: Vec<GroupPartitionMetrics>,
+    /// Age of the oldest record the group has not consumed, over all partitions (0 when
+    /// caught up). Only in [`Detail::Full`] snapshots: it reads a record per lagging
+    /// partition.
+    pub lag_ms: Option<u64>,
+}
+
+impl GroupMetrics {
+    /// Records behind, over all partitions.
+    pub fn lag_records(&self) -> u64 {
+        self.partitions.iter().map(|p| p.lag_records).sum()
+    }
+}
+
+/// A group's progress on one partition.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GroupPartitionMetrics {
+    /// The partition.
+    pub partition: u32,
+    /// The committed offset (the next to read), if the group committed one here.
+    pub committed_offset: Option<u64>,
+    /// Records between the committed offset (the partition's start if none) and the end.
+    pub lag_records: u64,
 }
 
 /// What a queue's task counts as it goes, since the task started (process start or queue

@@ -1,4 +1,5 @@
 // Ferry dashboard: plain JavaScript against the native API; charts are hand-drawn SVG.
+// Pages: the overview (queues, then streams), a queue page and a stream page.
 "use strict";
 
 const COLORS = ["#2563eb", "#16a34a", "#d97706", "#dc2626", "#7c3aed", "#0891b2"];
@@ -39,6 +40,17 @@ function fmtMs(ms) {
   if (s < 86400) return `${(s / 3600).toFixed(1)} h`;
   return `${(s / 86400).toFixed(1)} d`;
 }
+
+function fmtBytes(n) {
+  if (n == null) return "–";
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = n / 1024, u = 0;
+  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  return `${v.toFixed(1)} ${units[u]}`;
+}
+
+const total = (xs, f) => xs.reduce((acc, x) => acc + f(x), 0);
 
 function last(series) {
   for (let i = (series || []).length - 1; i >= 0; i--) if (series[i] != null) return series[i];
@@ -131,8 +143,52 @@ function charts(history, queues, latencyTitle) {
   </div>`;
 }
 
+function streamCharts(history, streams) {
+  const t = history.times;
+  return `<div class="grid">
+    <div class="card"><h3>Appends (records/s)</h3>${lineChart(t, [
+      { name: "appended", values: sum(streams, "appended_per_s"), color: COLORS[0] },
+    ], fmtRate)}</div>
+    <div class="card"><h3>Consumer lag (records, all groups)</h3>${lineChart(t, [
+      { name: "lag", values: sum(streams, "lag_records"), color: COLORS[3] },
+    ], fmtInt)}</div>
+    <div class="card"><h3>Stored (bytes)</h3>${lineChart(t, [
+      { name: "on disk", values: sum(streams, "bytes"), color: COLORS[5] },
+    ], fmtBytes)}</div>
+  </div>`;
+}
+
+// The streams part of the overview: live extents from the API, rates and lag from the history.
+async function streamsOverview(history) {
+  const list = await api("/v1/streams");
+  const details = await Promise.all(list.streams.map((s) => api(`/v1/streams/${enc(s.name)}`)));
+  const byName = Object.fromEntries((history.streams || []).map((s) => [s.name, s]));
+  const rows = details.map((d) => {
+    const h = byName[d.name];
+    const bytes = total(d.partitions, (p) => p.bytes);
+    const tags = d.config.cleanup !== "delete" ? `<span class="tag">${esc(d.config.cleanup)}</span>` : "";
+    return `<tr data-stream="${esc(d.name)}">
+      <td><a href="#/streams/${enc(d.name)}">${esc(d.name)}</a>${tags}</td>
+      <td class="partitions">${fmtInt(d.partitions.length)}</td>
+      <td class="end-offsets">${fmtInt(total(d.partitions, (p) => p.end_offset))}</td>
+      <td class="bytes" title="${bytes} bytes">${fmtBytes(bytes)}</td>
+      <td class="append-rate">${h ? fmtRate(last(h.appended_per_s)) : "–"}</td>
+      <td class="groups">${fmtInt(d.groups.length)}</td>
+      <td class="lag">${h ? fmtInt(last(h.lag_records)) : "–"}</td>
+      <td>${h ? sparkline(h.appended_per_s) : ""}</td></tr>`;
+  }).join("");
+  if (!details.length) return "";
+  return `<h1 class="section">Streams <span class="muted" id="stream-count">${details.length}</span></h1>
+    ${streamCharts(history, history.streams || [])}
+    <h2>All streams</h2>
+    <table id="streams"><thead><tr><th>stream</th><th>partitions</th><th>end offsets (sum)</th><th>stored</th>
+      <th>appended/s</th><th>groups</th><th>lag (records)</th><th>appends</th></tr></thead>
+    <tbody>${rows}</tbody></table>`;
+}
+
 async function overview() {
   const [list, history] = await Promise.all([api("/v1/queues"), api("/v1/metrics/history")]);
+  const streams = await streamsOverview(history);
   const details = await Promise.all(list.queues.map((q) => api(`/v1/queues/${enc(q.name)}`)));
   const byName = Object.fromEntries(history.queues.map((q) => [q.name, q]));
   const dlqs = new Set(details.filter((d) => d.dead_letter_sources.length).map((d) => d.name));
@@ -158,6 +214,7 @@ async function overview() {
       <th>dead-lettered</th><th>oldest</th><th>enqueued</th><th>acked</th><th>in/s</th><th>acked/s</th>
       <th>p99 to delivery</th><th>depth</th></tr></thead>
     <tbody>${rows || '<tr><td colspan="12" class="muted">No queues yet.</td></tr>'}</tbody></table>
+    ${streams}
     <p class="muted">Samples every ${history.interval_ms / 1000} s, last ${history.times.length} kept. Raw numbers: <a href="/metrics">/metrics</a>.</p>`;
 }
 
@@ -206,6 +263,56 @@ async function queuePage(name) {
   if (button) button.onclick = () => redrive(name, button);
 }
 
+// At most this many groups are described on a stream page (one request each).
+const MAX_GROUPS_SHOWN = 50;
+
+async function streamPage(name) {
+  const [d, history] = await Promise.all([api(`/v1/streams/${enc(name)}`), api("/v1/metrics/history")]);
+  const shown = d.groups.slice(0, MAX_GROUPS_SHOWN);
+  // A group may be deleted between the two requests: leave it out.
+  const groups = (await Promise.all(shown.map((g) =>
+    api(`/v1/streams/${enc(name)}/groups/${enc(g)}`).catch(() => null)))).filter((g) => g);
+  const h = (history.streams || []).filter((s) => s.name === name);
+  const parts = d.partitions;
+  const bytes = total(parts, (p) => p.bytes);
+  const lag = total(groups, (g) => total(g.partitions, (p) => p.lag_records));
+  const partitionRows = parts.map((p) => `<tr data-partition="${p.partition}">
+      <td>${p.partition}</td><td class="start-offset">${fmtInt(p.start_offset)}</td>
+      <td class="end-offset">${fmtInt(p.end_offset)}</td><td class="records">${fmtInt(p.end_offset - p.start_offset)}</td>
+      <td class="bytes" title="${p.bytes} bytes">${fmtBytes(p.bytes)}</td><td class="segments">${fmtInt(p.segments)}</td></tr>`).join("");
+  const groupCards = groups.map((g) => {
+    const records = total(g.partitions, (p) => p.lag_records);
+    const oldest = Math.max(0, ...g.partitions.map((p) => p.lag_ms));
+    const rows = g.partitions.map((p) => `<tr data-partition="${p.partition}">
+        <td>${p.partition}</td><td class="committed">${p.committed_offset == null ? "–" : fmtInt(p.committed_offset)}</td>
+        <td class="end-offset">${fmtInt(p.end_offset)}</td><td class="lag-records">${fmtInt(p.lag_records)}</td>
+        <td class="lag-time">${p.lag_records ? fmtMs(p.lag_ms) : "0"}</td>
+        <td class="text metadata">${esc(p.metadata || "")}</td></tr>`).join("");
+    return `<div class="group" data-group="${esc(g.name)}">
+      <h3>${esc(g.name)} <span class="muted">· ${g.members.length} member${g.members.length === 1 ? "" : "s"} · generation ${g.generation} ·
+        lag <span class="group-lag">${fmtInt(records)}</span> records, oldest unconsumed <span class="group-lag-time">${records ? fmtMs(oldest) : "0"}</span></span></h3>
+      <table><thead><tr><th>partition</th><th>committed</th><th>end offset</th><th>lag (records)</th><th>lag (time)</th>
+        <th class="text">metadata</th></tr></thead><tbody>${rows}</tbody></table></div>`;
+  }).join("");
+  const more = d.groups.length > shown.length ? `<p class="muted">Showing ${shown.length} of ${d.groups.length} groups.</p>` : "";
+  $("#crumbs").innerHTML = `/ <a href="#/">overview</a> / ${esc(name)}`;
+  $("#view").innerHTML = `<h1>${esc(name)}<span class="tag">stream</span>${d.config.cleanup !== "delete" ? `<span class="tag">${esc(d.config.cleanup)}</span>` : ""}</h1>
+    <div class="stats" id="stats">
+      ${stat("partitions", fmtInt(parts.length), "partitions")}
+      ${stat("end offsets (sum)", fmtInt(total(parts, (p) => p.end_offset)), "end-offsets")}
+      ${stat("stored records", fmtInt(total(parts, (p) => p.end_offset - p.start_offset)), "records")}
+      ${stat("stored", fmtBytes(bytes), "bytes")}${stat("segments", fmtInt(total(parts, (p) => p.segments)), "segments")}
+      ${stat("appended/s", h.length ? fmtRate(last(h[0].appended_per_s)) : "–", "append-rate")}
+      ${stat("groups", fmtInt(d.groups.length), "groups")}${stat("lag (records)", fmtInt(lag), "lag")}
+    </div>
+    <h2>Last minutes</h2>${streamCharts(history, h)}
+    <h2>Partitions</h2>
+    <table id="partitions"><thead><tr><th>partition</th><th>start offset</th><th>end offset</th><th>stored records</th>
+      <th>stored</th><th>segments</th></tr></thead><tbody>${partitionRows}</tbody></table>
+    <h2>Consumer groups</h2><div id="groups">${groupCards || '<p class="muted">No groups yet.</p>'}</div>${more}
+    <h2>Configuration</h2><div class="card"><pre>${esc(JSON.stringify(d.config, null, 2))}</pre></div>`;
+}
+
 async function redrive(name, button) {
   button.disabled = true;
   stop();
@@ -224,9 +331,11 @@ async function redrive(name, button) {
 
 async function render() {
   const route = location.hash.replace(/^#/, "") || "/";
-  const match = route.match(/^\/queues\/(.+)$/);
+  const queue = route.match(/^\/queues\/(.+)$/);
+  const stream = route.match(/^\/streams\/(.+)$/);
   try {
-    if (match) await queuePage(decodeURIComponent(match[1]));
+    if (queue) await queuePage(decodeURIComponent(queue[1]));
+    else if (stream) await streamPage(decodeURIComponent(stream[1]));
     else await overview();
     $("#status").textContent = `updated ${new Date().toLocaleTimeString()}`;
     document.body.dataset.loaded = "true";

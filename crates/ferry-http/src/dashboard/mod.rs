@@ -1,6 +1,7 @@
 //! The web dashboard at `/`: one static page, a stylesheet and a script, compiled into the
 //! binary (`include_str!`), with no build step and nothing fetched from elsewhere. The script
-//! reads the native API (`/v1/queues…`, `/v1/metrics/history`) and draws its charts as SVG.
+//! reads the native API (`/v1/queues…`, `/v1/streams…`, `/v1/metrics/history`) and draws its
+//! charts as SVG.
 
 use crate::state::AppState;
 use axum::Router;

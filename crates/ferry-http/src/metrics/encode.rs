@@ -3,12 +3,14 @@
 //! Names follow the Prometheus conventions: a `ferry_` prefix, the unit last (`_seconds`,
 //! `_bytes`), `_total` on counters (added by the encoder). Labels are bounded: `queue` (one
 //! per queue), `state` and `reason` (fixed sets), and `group` only for the few busiest FIFO
-//! groups of a queue. Never a message id.
+//! groups of a queue; `stream` (one per stream), `partition` (one per partition), and
+//! `group` only for the consumer groups with the most lag (at most
+//! [`ferry_broker::metrics::MAX_GROUPS_PER_STREAM`] per stream). Never a message id, key or offset.
 
 use ferry_broker::Timestamp;
 use ferry_broker::metrics::{
-    FifoBreakdown, LATENCY_BOUNDS_MS, LatencyHistogram, MetricsSnapshot, QueueMetrics,
-    SYNC_LATENCY_BOUNDS_US, SyncLatency,
+    FifoBreakdown, GroupMetrics, LATENCY_BOUNDS_MS, LatencyHistogram, MetricsSnapshot,
+    QueueMetrics, SYNC_LATENCY_BOUNDS_US, StreamMetrics, SyncLatency,
 };
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
@@ -30,6 +32,10 @@ type Labels<'a> = Vec<(&'static str, &'a str)>;
 type Getter = fn(&QueueMetrics) -> u64;
 /// A storage counter: name, help, unit, and how to read it.
 type StorageCounter<'a> = (&'a str, &'a str, Option<&'a Unit>, Getter);
+/// Reads one number of a stream.
+type StreamGetter = fn(&StreamMetrics) -> u64;
+/// Reads one number of a stream's partition.
+type PartitionGetter = fn(&ferry_broker::PartitionInfo) -> u64;
 
 /// Writes one metric family: its descriptor, then one sample per `(labels, value)`.
 fn family<'a, V: EncodeGaugeValue + EncodeCounterValue>(
@@ -464,12 +470,194 @@ fn encode_storage(e: &mut DescriptorEncoder, s: &MetricsSnapshot) -> fmt::Result
     )
 }
 
+fn stream_label(s: &StreamMetrics) -> Labels<'_> {
+    vec![("stream", s.name.as_str())]
+}
+
+/// The `partition` label values, made once per scrape: `numbers[p]` is `p` in decimal.
+fn partition_numbers(streams: &[StreamMetrics]) -> Vec<String> {
+    let most = streams
+        .iter()
+        .map(|s| s.partitions.len())
+        .max()
+        .unwrap_or(0);
+    (0..most).map(|p| p.to_string()).collect()
+}
+
+fn number(numbers: &[String], partition: u32) -> &str {
+    usize::try_from(partition)
+        .ok()
+        .and_then(|p| numbers.get(p))
+        .map_or("", String::as_str)
+}
+
+/// Streams: partition extents and storage, appends, consumer groups, compaction.
+fn encode_streams(e: &mut DescriptorEncoder, streams: &[StreamMetrics]) -> fmt::Result {
+    let numbers = partition_numbers(streams);
+    let gauges: [(&str, &str, Option<&Unit>, PartitionGetter); 4] = [
+        (
+            "ferry_stream_partition_start_offset",
+            "First offset still stored in the partition (earlier ones were removed by retention).",
+            None,
+            |p| p.start_offset,
+        ),
+        (
+            "ferry_stream_partition_end_offset",
+            "The offset the partition's next record gets (one past the last durable record).",
+            None,
+            |p| p.end_offset,
+        ),
+        (
+            "ferry_stream_partition",
+            "Bytes the partition's segment files take on disk.",
+            Some(&Unit::Bytes),
+            |p| p.bytes,
+        ),
+        (
+            "ferry_stream_partition_segments",
+            "Segment files of the partition's log.",
+            None,
+            |p| u64::from(p.segments),
+        ),
+    ];
+    for (name, help, unit, get) in gauges {
+        let samples = streams.iter().flat_map(|s| {
+            let numbers = &numbers;
+            s.partitions.iter().map(move |p| {
+                (
+                    vec![
+                        ("stream", s.name.as_str()),
+                        ("partition", number(numbers, p.partition)),
+                    ],
+                    get(p),
+                )
+            })
+        });
+        family(e, name, help, unit, MetricType::Gauge, samples)?;
+    }
+    family(
+        e,
+        "ferry_stream_groups",
+        "Consumer groups of the stream with members or committed offsets.",
+        None,
+        MetricType::Gauge,
+        streams.iter().map(|s| (stream_label(s), s.groups)),
+    )?;
+    let counters: [(&str, &str, StreamGetter); 5] = [
+        (
+            "ferry_stream_appended_records",
+            "Records appended to the stream (the sum of its partitions' end offsets).",
+            StreamMetrics::appended_records,
+        ),
+        (
+            "ferry_stream_appended_batches",
+            "Record batches appended: one per partition of a native append request, one per Kafka produce batch (since the stream was opened).",
+            |s| s.events.appended_batches,
+        ),
+        (
+            "ferry_stream_compaction_runs",
+            "Compaction runs over the stream's partitions (since the stream was opened).",
+            |s| s.events.compaction_runs,
+        ),
+        (
+            "ferry_stream_compaction_rewritten_segments",
+            "Segments rewritten by compaction.",
+            |s| s.events.compaction_rewritten_segments,
+        ),
+        (
+            "ferry_stream_compaction_removed_records",
+            "Records removed by compaction (superseded values and expired tombstones).",
+            |s| s.events.compaction_removed_records,
+        ),
+    ];
+    for (name, help, get) in counters {
+        family(
+            e,
+            name,
+            help,
+            None,
+            MetricType::Counter,
+            streams.iter().map(|s| (stream_label(s), get(s))),
+        )?;
+    }
+    encode_groups(e, streams, &numbers)
+}
+
+fn group_labels<'a>(
+    s: &'a StreamMetrics,
+    g: &'a GroupMetrics,
+    numbers: &'a [String],
+    partition: u32,
+) -> Labels<'a> {
+    vec![
+        ("stream", s.name.as_str()),
+        ("group", g.name.as_str()),
+        ("partition", number(numbers, partition)),
+    ]
+}
+
+/// Consumer groups: committed offsets and lag per partition, lag in time per group (at most
+/// [`ferry_broker::metrics::MAX_GROUPS_PER_STREAM`] groups per stream, those with the most lag).
+fn encode_groups(
+    e: &mut DescriptorEncoder,
+    streams: &[StreamMetrics],
+    numbers: &[String],
+) -> fmt::Result {
+    let groups = || {
+        streams
+            .iter()
+            .flat_map(|s| s.busiest_groups.iter().map(move |g| (s, g)))
+    };
+    let labels = |s, g, partition| group_labels(s, g, numbers, partition);
+    let mut committed = Vec::new();
+    let mut lag = Vec::new();
+    for (s, g) in groups() {
+        for p in &g.partitions {
+            if let Some(offset) = p.committed_offset {
+                committed.push((labels(s, g, p.partition), offset));
+            }
+            lag.push((labels(s, g, p.partition), p.lag_records));
+        }
+    }
+    family(
+        e,
+        "ferry_stream_group_committed_offset",
+        "The group's committed offset on the partition: the next offset it will read.",
+        None,
+        MetricType::Gauge,
+        committed,
+    )?;
+    family(
+        e,
+        "ferry_stream_group_lag_records",
+        "Records between the group's committed offset (the partition's start if none) and the partition's end.",
+        None,
+        MetricType::Gauge,
+        lag,
+    )?;
+    family(
+        e,
+        "ferry_stream_group_lag",
+        "Age of the oldest record the group has not consumed, over all partitions (0 when caught up).",
+        Some(&Unit::Seconds),
+        MetricType::Gauge,
+        groups().filter_map(|(s, g)| {
+            let ms = g.lag_ms?;
+            Some((
+                vec![("stream", s.name.as_str()), ("group", g.name.as_str())],
+                ms as f64 / 1000.0,
+            ))
+        }),
+    )
+}
+
 impl Collector for SnapshotCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
         let queues = &self.snapshot.queues;
         encode_queue_gauges(&mut encoder, queues)?;
         encode_fifo(&mut encoder, queues, self.snapshot.taken_at)?;
         encode_queue_counters(&mut encoder, queues)?;
-        encode_storage(&mut encoder, &self.snapshot)
+        encode_storage(&mut encoder, &self.snapshot)?;
+        encode_streams(&mut encoder, &self.snapshot.streams)
     }
 }

@@ -1,6 +1,6 @@
 //! Observability routes: `GET /metrics` (Prometheus) and `GET /v1/metrics/history` (the last
-//! minutes of every queue, for the dashboard and `ferry top`), and the sampler that feeds the
-//! history.
+//! minutes of every queue and stream, for the dashboard and `ferry top`), and the sampler that
+//! feeds the history.
 
 mod encode;
 mod http;
@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use ferry_api::time::format_rfc3339;
-use ferry_api::{MetricsHistory, QueueHistory};
+use ferry_api::{MetricsHistory, QueueHistory, StreamHistory};
 use ferry_broker::Broker;
 use ferry_broker::metrics::{Detail, History, MetricsSnapshot};
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
@@ -103,6 +103,17 @@ impl Observer {
                     first_delivery_p99_ms: q.first_delivery_p99_ms,
                     ack_p50_ms: q.ack_p50_ms,
                     ack_p99_ms: q.ack_p99_ms,
+                })
+                .collect(),
+            streams: series
+                .streams
+                .into_iter()
+                .map(|s| StreamHistory {
+                    name: s.name,
+                    end_offsets: s.end_offsets,
+                    bytes: s.bytes,
+                    appended_per_s: s.appended_per_s,
+                    lag_records: s.lag_records,
                 })
                 .collect(),
         }

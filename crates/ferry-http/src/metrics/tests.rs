@@ -1,9 +1,49 @@
 use super::http::HttpMetrics;
 use super::render;
+use ferry_broker::PartitionInfo;
 use ferry_broker::Timestamp;
 use ferry_broker::metrics::{
-    Breakdown, FifoBreakdown, GroupLoad, MetricsSnapshot, QueueMetrics, Tally,
+    Breakdown, FifoBreakdown, GroupLoad, GroupMetrics, GroupPartitionMetrics, MetricsSnapshot,
+    QueueMetrics, StreamEvents, StreamMetrics, Tally,
 };
+
+fn stream() -> StreamMetrics {
+    let partition = |partition, start_offset, end_offset| PartitionInfo {
+        partition,
+        start_offset,
+        end_offset,
+        bytes: 4096 * u64::from(partition + 1),
+        segments: partition + 1,
+    };
+    StreamMetrics {
+        name: "orders".into(),
+        partitions: vec![partition(0, 0, 7), partition(1, 2, 5)],
+        events: StreamEvents {
+            appended_batches: 3,
+            compaction_runs: 2,
+            compaction_rewritten_segments: 1,
+            compaction_removed_records: 9,
+        },
+        groups: 2,
+        lag_records: 4,
+        busiest_groups: vec![GroupMetrics {
+            name: "billing".into(),
+            partitions: vec![
+                GroupPartitionMetrics {
+                    partition: 0,
+                    committed_offset: Some(4),
+                    lag_records: 3,
+                },
+                GroupPartitionMetrics {
+                    partition: 1,
+                    committed_offset: None,
+                    lag_records: 3,
+                },
+            ],
+            lag_ms: Some(1500),
+        }],
+    }
+}
 
 fn snapshot() -> MetricsSnapshot {
     let mut q = QueueMetrics {
@@ -44,6 +84,7 @@ fn snapshot() -> MetricsSnapshot {
     let mut s = MetricsSnapshot {
         taken_at: Timestamp(10_000),
         queues: vec![q],
+        streams: vec![stream()],
         ..MetricsSnapshot::default()
     };
     s.flusher.syncs = 5;
@@ -110,6 +151,40 @@ fn the_exposition_has_exact_values_units_and_bounded_labels() {
     assert!(text.contains("ferry_http_open_connections 0"), "{text}");
     assert!(text.contains("ferry_build_info{version="));
     assert!(text.ends_with("# EOF\n"));
+}
+
+#[test]
+fn streams_have_exact_extents_lag_and_counters() {
+    let text = render(snapshot(), HttpMetrics::default().registry()).unwrap_or_default();
+    let s = "stream=\"orders\"";
+    for expected in [
+        format!("ferry_stream_partition_start_offset{{{s},partition=\"1\"}} 2"),
+        format!("ferry_stream_partition_end_offset{{{s},partition=\"0\"}} 7"),
+        format!("ferry_stream_partition_end_offset{{{s},partition=\"1\"}} 5"),
+        format!("ferry_stream_partition_bytes{{{s},partition=\"1\"}} 8192"),
+        format!("ferry_stream_partition_segments{{{s},partition=\"0\"}} 1"),
+        format!("ferry_stream_appended_records_total{{{s}}} 12"),
+        format!("ferry_stream_appended_batches_total{{{s}}} 3"),
+        format!("ferry_stream_groups{{{s}}} 2"),
+        format!("ferry_stream_group_committed_offset{{{s},group=\"billing\",partition=\"0\"}} 4"),
+        format!("ferry_stream_group_lag_records{{{s},group=\"billing\",partition=\"1\"}} 3"),
+        format!("ferry_stream_group_lag_seconds{{{s},group=\"billing\"}} 1.5"),
+        format!("ferry_stream_compaction_runs_total{{{s}}} 2"),
+        format!("ferry_stream_compaction_removed_records_total{{{s}}} 9"),
+        format!("ferry_stream_compaction_rewritten_segments_total{{{s}}} 1"),
+    ] {
+        assert!(
+            text.lines().any(|l| l == expected),
+            "no line {expected:?} in:\n{text}"
+        );
+    }
+    assert!(
+        !text.contains("ferry_stream_group_committed_offset{stream=\"orders\",group=\"billing\",partition=\"1\"}"),
+        "no committed offset where the group committed none"
+    );
+    assert!(text.contains("# TYPE ferry_stream_appended_records counter"));
+    assert!(text.contains("# TYPE ferry_stream_group_lag_seconds gauge"));
+    assert!(text.contains("# UNIT ferry_stream_partition_bytes bytes"));
 }
 
 #[test]

@@ -242,7 +242,7 @@ fn paths() -> Value {
         "/metrics",
         "get",
         json!({
-            "summary": "Prometheus metrics (OpenMetrics text): queue depth, bytes, age, counters and latency histograms, storage, HTTP. See docs/operations.md.",
+            "summary": "Prometheus metrics (OpenMetrics text): queue depth, bytes, age, counters and latency histograms; stream partition offsets, sizes, appends, consumer-group lag and compaction; storage, HTTP. See docs/operations.md.",
             "parameters": [],
             "responses": {"200": {"description": "Success.", "content": {"application/openmetrics-text": {"schema": {"type": "string"}}}}},
         }),
@@ -251,7 +251,7 @@ fn paths() -> Value {
         "/v1/metrics/history",
         "get",
         op(
-            "The last minutes of every queue's depth, rates and latency percentiles, sampled by the server (for charts).",
+            "The last minutes of every queue's depth, rates and latency percentiles, and of every stream's end offsets, size, append rate and consumer lag, sampled by the server (for charts).",
             &[],
             None,
             ok("MetricsHistory"),

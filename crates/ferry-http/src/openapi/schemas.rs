@@ -18,6 +18,7 @@ pub(super) fn all() -> Value {
         "Health": obj(&["status"], json!({"status": {"type": "string", "enum": ["live", "ready", "recovering", "shutting_down"]}})),
         "MetricsHistory": metrics_history(),
         "QueueHistory": queue_history(),
+        "StreamHistory": stream_history(),
         "QueueConfig": queue_config(),
         "QueueEntry": obj(&["name", "config"], json!({"name": {"type": "string"}, "config": schema_ref("QueueConfig")})),
         "QueueList": obj(&["queues"], json!({"queues": array_of("QueueEntry")})),
@@ -326,12 +327,33 @@ fn receipts() -> Value {
 
 fn metrics_history() -> Value {
     obj(
-        &["interval_ms", "capacity", "times", "queues"],
+        &["interval_ms", "capacity", "times", "queues", "streams"],
         json!({
             "interval_ms": ms("Time between samples."),
             "capacity": int("Most samples kept."),
             "times": {"type": "array", "items": time(), "description": "Sample instants, oldest first; index i of every series goes with times[i]."},
             "queues": array_of("QueueHistory"),
+            "streams": array_of("StreamHistory"),
+        }),
+    )
+}
+
+fn stream_history() -> Value {
+    let series = |description: &str| json!({"type": "array", "items": {"type": ["number", "null"]}, "description": description});
+    obj(
+        &[
+            "name",
+            "end_offsets",
+            "bytes",
+            "appended_per_s",
+            "lag_records",
+        ],
+        json!({
+            "name": {"type": "string"},
+            "end_offsets": series("Sum of the partitions' end offsets (records ever appended); null where the stream did not exist."),
+            "bytes": series("Bytes the partitions take on disk."),
+            "appended_per_s": series("Records appended per second over the interval before the sample (null for the first)."),
+            "lag_records": series("Records behind the partitions' ends, summed over every consumer group and partition."),
         }),
     )
 }

@@ -58,11 +58,12 @@ pub(crate) async fn describe(
 ) -> DescribeConfigsResponse {
     let mut response = DescribeConfigsResponse::default();
     for resource in request.resources {
+        // No keys, or an empty list (kafkajs sends one), means every config, as in Kafka.
         let wanted = |name: &str| {
             resource
                 .configuration_keys
                 .as_ref()
-                .is_none_or(|keys| keys.iter().any(|k| k.as_str() == name))
+                .is_none_or(|keys| keys.is_empty() || keys.iter().any(|k| k.as_str() == name))
         };
         let mut result = DescribeConfigsResult::default();
         result.resource_type = resource.resource_type;

@@ -81,29 +81,19 @@ async fn append(
         }
         Err(reason) => return failed(data.index, code::CORRUPT_MESSAGE, Some(text(reason))),
     };
-    let mut first: Option<ferry_broker::BatchAppend> = None;
-    let mut last_start = 0;
-    for batch in batches {
-        match context
-            .broker
-            .append_batch(topic, number, batch.to_vec())
-            .await
-        {
-            Ok(appended) => {
-                first.get_or_insert(appended);
-                last_start = appended.start_offset;
-            }
-            Err(e) => {
-                tracing::debug!(topic, partition = number, error = %e, "kafka: produce refused");
-                return failed(data.index, errors::of(&e), message(&e));
-            }
+    let batches = batches.iter().map(|b| b.to_vec()).collect();
+    let appended = match context.broker.append_batches(topic, number, batches).await {
+        Ok(appended) => appended,
+        Err(e) => {
+            tracing::debug!(topic, partition = number, error = %e, "kafka: produce refused");
+            return failed(data.index, errors::of(&e), message(&e));
         }
-    }
+    };
     let mut response = PartitionProduceResponse::default();
     response.index = data.index;
-    response.base_offset = first.map_or(-1, |a| wire_offset(a.base_offset));
+    response.base_offset = wire_offset(appended.base_offset);
     response.log_append_time_ms = -1;
-    response.log_start_offset = wire_offset(last_start);
+    response.log_start_offset = wire_offset(appended.start_offset);
     response
 }
 

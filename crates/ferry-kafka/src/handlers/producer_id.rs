@@ -12,6 +12,14 @@ pub(crate) async fn handle(
     let mut response = InitProducerIdResponse::default();
     response.producer_id = ProducerId(-1);
     response.producer_epoch = -1;
+    if request
+        .transactional_id
+        .as_ref()
+        .is_some_and(|t| t.0.is_empty())
+    {
+        response.error_code = code::INVALID_REQUEST;
+        return response;
+    }
     if request.transactional_id.is_some() {
         response.error_code = code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
         return response;

@@ -6,6 +6,7 @@ use crate::handlers::metadata::topic_id;
 use crate::handlers::text;
 use crate::topic_config::{self, NAMES};
 use ferry_broker::{Error, ErrorKind, StreamConfig};
+use ferry_core::stream::InvalidStreamConfig;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::create_topics_response::{
@@ -57,9 +58,15 @@ fn requested_config(
         )
         .map_err(|reason| (code::INVALID_CONFIG, reason))?;
     }
-    config
-        .validate()
-        .map_err(|e| (code::INVALID_CONFIG, e.to_string()))?;
+    config.validate().map_err(|e| {
+        let error_code = match e {
+            InvalidStreamConfig::OutOfRange {
+                key: "partitions", ..
+            } => code::INVALID_PARTITIONS,
+            _ => code::INVALID_CONFIG,
+        };
+        (error_code, e.to_string())
+    })?;
     Ok(config)
 }
 

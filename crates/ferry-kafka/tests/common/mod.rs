@@ -109,6 +109,11 @@ impl TestServer {
         Conn::connect(self.addr).await
     }
 
+    /// Tells the listener to stop, as a server shutdown does (the broker stays open).
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+
     /// Asserts the server still answers a fresh connection's ApiVersions, and no server
     /// thread has panicked.
     pub async fn assert_alive(&self) {
