@@ -128,6 +128,37 @@ impl ClassicGroups {
     }
 }
 
+/// The answer to give now, or `None` with `tx` held under the member id the group named.
+fn answer_or_hold<R>(
+    reply: Reply<R>,
+    held: &mut HashMap<String, oneshot::Sender<R>>,
+    tx: oneshot::Sender<R>,
+) -> Option<R> {
+    match reply {
+        Reply::Now(response) => Some(response),
+        Reply::Held { member_id } => {
+            held.insert(member_id, tx);
+            None
+        }
+    }
+}
+
+/// The answer to a JoinGroup or SyncGroup: given at once, or awaited while held (a held
+/// request whose group went away is told to rejoin); `absent` when there is no group.
+async fn settle<T>(
+    answer: Option<Option<std::result::Result<T, ClassicGroupError>>>,
+    held: oneshot::Receiver<std::result::Result<T, ClassicGroupError>>,
+    absent: ClassicGroupError,
+) -> std::result::Result<T, ClassicGroupError> {
+    match answer {
+        Some(Some(response)) => response,
+        Some(None) => held
+            .await
+            .unwrap_or(Err(ClassicGroupError::RebalanceInProgress)),
+        None => Err(absent),
+    }
+}
+
 fn unknown(member_id: &str) -> ClassicGroupError {
     ClassicGroupError::UnknownMemberId {
         member_id: member_id.to_owned(),
@@ -138,52 +169,27 @@ impl Broker {
     /// Handles a Kafka JoinGroup; waits while the group holds the request (until the join
     /// phase completes).
     pub async fn classic_join(&self, group: &str, request: JoinRequest) -> JoinResponse {
-        let groups = &self.inner.classic_groups;
         let (tx, rx) = oneshot::channel();
-        let answer = groups.with(group, true, |slot| {
+        let answer = self.inner.classic_groups.with(group, true, |slot| {
             let outcome = slot.group.on_join(request, rand::random(), wall_now());
-            let reply = match outcome.reply {
-                Reply::Now(response) => Some(response),
-                Reply::Held { member_id } => {
-                    slot.joins.insert(member_id, tx);
-                    None
-                }
-            };
+            let reply = answer_or_hold(outcome.reply, &mut slot.joins, tx);
             slot.deliver(outcome.released);
             reply
         });
-        match answer {
-            Some(Some(response)) => response,
-            Some(None) => rx
-                .await
-                .unwrap_or(Err(ClassicGroupError::RebalanceInProgress)),
-            None => Err(ClassicGroupError::CoordinatorNotAvailable),
-        }
+        settle(answer, rx, ClassicGroupError::CoordinatorNotAvailable).await
     }
 
     /// Handles a Kafka SyncGroup; a follower waits for the leader's assignment.
     pub async fn classic_sync(&self, group: &str, request: SyncRequest) -> SyncResponse {
-        let member_id = request.member_id.clone();
+        let absent = unknown(&request.member_id);
         let (tx, rx) = oneshot::channel();
         let answer = self.inner.classic_groups.with(group, false, |slot| {
             let outcome = slot.group.on_sync(request, wall_now());
-            let reply = match outcome.reply {
-                Reply::Now(response) => Some(response),
-                Reply::Held { member_id } => {
-                    slot.syncs.insert(member_id, tx);
-                    None
-                }
-            };
+            let reply = answer_or_hold(outcome.reply, &mut slot.syncs, tx);
             slot.deliver(outcome.released);
             reply
         });
-        match answer {
-            Some(Some(response)) => response,
-            Some(None) => rx
-                .await
-                .unwrap_or(Err(ClassicGroupError::RebalanceInProgress)),
-            None => Err(unknown(&member_id)),
-        }
+        settle(answer, rx, absent).await
     }
 
     /// Handles a Kafka Heartbeat.

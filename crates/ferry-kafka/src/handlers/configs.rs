@@ -194,39 +194,46 @@ fn outcome(result: Result<(), Error>) -> (i16, Option<StrBytes>) {
     }
 }
 
+/// Alters one resource: refused unless it is a topic, else `change` applied to its config.
+async fn alter_resource(
+    context: &Context,
+    resource_type: i8,
+    name: &StrBytes,
+    validate_only: bool,
+    change: impl FnOnce(&StreamConfig) -> Result<StreamConfig, String>,
+) -> (i16, Option<StrBytes>) {
+    match check_resource(resource_type, name) {
+        Some((error_code, reason)) => (error_code, Some(text(reason))),
+        None => outcome(alter_topic(context, name.as_str(), validate_only, change).await),
+    }
+}
+
 pub(crate) async fn alter(context: &Context, request: AlterConfigsRequest) -> AlterConfigsResponse {
     let mut response = AlterConfigsResponse::default();
     for resource in request.resources {
-        let (error_code, error_message) =
-            match check_resource(resource.resource_type, &resource.resource_name) {
-                Some((c, m)) => (c, Some(text(m))),
-                None => {
-                    // The legacy API replaces the whole set: what is not named goes back to its default.
-                    let configs = resource.configs;
-                    outcome(
-                        alter_topic(
-                            context,
-                            resource.resource_name.as_str(),
-                            request.validate_only,
-                            |current| {
-                                let mut config = StreamConfig {
-                                    partitions: current.partitions,
-                                    ..StreamConfig::default()
-                                };
-                                for c in &configs {
-                                    topic_config::set(
-                                        &mut config,
-                                        c.name.as_str(),
-                                        c.value.as_ref().map(StrBytes::as_str),
-                                    )?;
-                                }
-                                Ok(config)
-                            },
-                        )
-                        .await,
-                    )
+        let configs = resource.configs;
+        // The legacy API replaces the whole set: what is not named goes back to its default.
+        let (error_code, error_message) = alter_resource(
+            context,
+            resource.resource_type,
+            &resource.resource_name,
+            request.validate_only,
+            |current| {
+                let mut config = StreamConfig {
+                    partitions: current.partitions,
+                    ..StreamConfig::default()
+                };
+                for c in &configs {
+                    topic_config::set(
+                        &mut config,
+                        c.name.as_str(),
+                        c.value.as_ref().map(StrBytes::as_str),
+                    )?;
                 }
-            };
+                Ok(config)
+            },
+        )
+        .await;
         let mut r = alter_configs_response::AlterConfigsResourceResponse::default();
         r.error_code = error_code;
         r.error_message = error_message;
@@ -243,30 +250,26 @@ pub(crate) async fn alter_incremental(
 ) -> IncrementalAlterConfigsResponse {
     let mut response = IncrementalAlterConfigsResponse::default();
     for resource in request.resources {
-        let (error_code, error_message) = match check_resource(
+        let configs = resource.configs;
+        let (error_code, error_message) = alter_resource(
+            context,
             resource.resource_type,
             &resource.resource_name,
-        ) {
-            Some((c, m)) => (c, Some(text(m))),
-            None => {
-                let configs = resource.configs;
-                outcome(
-                    alter_topic(context, resource.resource_name.as_str(), request.validate_only, |current| {
-                        let mut config = current.clone();
-                        for c in &configs {
-                            let name = c.name.as_str();
-                            match c.config_operation {
-                                OP_SET => topic_config::set(&mut config, name, c.value.as_ref().map(StrBytes::as_str))?,
-                                OP_DELETE => topic_config::set(&mut config, name, None)?,
-                                op => return Err(format!("operation {op} on {name:?} is not supported (only SET and DELETE: Ferry has no list-valued topic configs to append to)")),
-                            }
-                        }
-                        Ok(config)
-                    })
-                    .await,
-                )
-            }
-        };
+            request.validate_only,
+            |current| {
+                let mut config = current.clone();
+                for c in &configs {
+                    let name = c.name.as_str();
+                    match c.config_operation {
+                        OP_SET => topic_config::set(&mut config, name, c.value.as_ref().map(StrBytes::as_str))?,
+                        OP_DELETE => topic_config::set(&mut config, name, None)?,
+                        op => return Err(format!("operation {op} on {name:?} is not supported (only SET and DELETE: Ferry has no list-valued topic configs to append to)")),
+                    }
+                }
+                Ok(config)
+            },
+        )
+        .await;
         let mut r = incremental_alter_configs_response::AlterConfigsResourceResponse::default();
         r.error_code = error_code;
         r.error_message = error_message;
