@@ -14,7 +14,7 @@ pub const DEFAULT_HISTORY_INTERVAL: std::time::Duration = std::time::Duration::f
 pub const DEFAULT_HISTORY_SAMPLES: usize = 120;
 
 /// Settings of the HTTP server.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct HttpConfig {
     /// Largest request body accepted; a larger one is refused with 413 `request_too_large`
@@ -24,6 +24,9 @@ pub struct HttpConfig {
     pub history_interval: std::time::Duration,
     /// Samples the history keeps (its span is this times the interval).
     pub history_samples: usize,
+    /// Metrics of other front ends served with the broker's on `/metrics` (e.g. the Kafka
+    /// listener's requests and connections).
+    pub extra_metrics: Vec<std::sync::Arc<prometheus_client::registry::Registry>>,
 }
 
 impl HttpConfig {
@@ -33,6 +36,16 @@ impl HttpConfig {
             max_request_bytes,
             ..HttpConfig::default()
         }
+    }
+
+    /// This config with `registry` also served on `/metrics`.
+    #[must_use]
+    pub fn with_extra_metrics(
+        mut self,
+        registry: std::sync::Arc<prometheus_client::registry::Registry>,
+    ) -> HttpConfig {
+        self.extra_metrics.push(registry);
+        self
     }
 
     /// This config with the metrics history sampled every `interval` (at least 100 ms).
@@ -51,6 +64,7 @@ impl Default for HttpConfig {
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             history_interval: DEFAULT_HISTORY_INTERVAL,
             history_samples: DEFAULT_HISTORY_SAMPLES,
+            extra_metrics: Vec::new(),
         }
     }
 }

@@ -38,7 +38,8 @@ impl Startup {
     /// A startup for a server with `config`; nothing but health is served until
     /// [`Startup::open`].
     pub fn new(config: HttpConfig) -> Startup {
-        let observer = Observer::new(config.history_interval, config.history_samples);
+        let observer = Observer::new(config.history_interval, config.history_samples)
+            .with_extra(config.extra_metrics.clone());
         Startup {
             inner: Arc::new(Inner {
                 config,

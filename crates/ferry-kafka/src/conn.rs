@@ -10,7 +10,7 @@
 
 use crate::errors::code;
 use crate::request::{self, Refused};
-use crate::{Context, handlers};
+use crate::{Context, handlers, metrics, versions};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
@@ -22,6 +22,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 /// What became of one request.
 pub(crate) enum Outcome {
@@ -38,6 +39,7 @@ type Pending = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 /// Serves one connection until the client closes it, a frame is unacceptable, or the server
 /// stops.
 pub(crate) async fn run(socket: TcpStream, peer: SocketAddr, context: Arc<Context>) {
+    let _open = context.config.metrics.connection();
     let mut stopping = context.stopping.clone();
     let (mut reader, mut writer) = socket.into_split();
     let mut input = BytesMut::with_capacity(64 * 1024);
@@ -134,11 +136,14 @@ pub(crate) fn take_frame(input: &mut BytesMut, max_bytes: usize) -> Result<Optio
     Ok(Some(input.split_to(size).freeze()))
 }
 
-/// Decodes, handles and encodes one request.
+/// Decodes, handles and encodes one request, and counts it.
 pub(crate) async fn handle(context: Arc<Context>, peer: SocketAddr, frame: Bytes) -> Outcome {
-    match request::parse(frame) {
+    let started = Instant::now();
+    let (api, outcome) = match request::parse(frame) {
         Ok(request) => {
-            match handlers::dispatch(&context, peer, &request.header, request.body).await {
+            let api = versions::name(request.key);
+            let response = handlers::dispatch(&context, peer, &request.header, request.body).await;
+            let outcome = match response {
                 Some(response) => encode(
                     request.key,
                     request.version,
@@ -146,11 +151,24 @@ pub(crate) async fn handle(context: Arc<Context>, peer: SocketAddr, frame: Bytes
                     &response,
                 ),
                 None => Outcome::Silent,
-            }
+            };
+            (api, outcome)
         }
-        Err(Refused::ApiVersions { correlation_id }) => unsupported_api_versions(correlation_id),
-        Err(Refused::Close(reason)) => Outcome::Close(reason),
-    }
+        Err(Refused::ApiVersions { correlation_id }) => {
+            ("ApiVersions", unsupported_api_versions(correlation_id))
+        }
+        Err(Refused::Close(reason)) => ("unknown", Outcome::Close(reason)),
+    };
+    let counted = match outcome {
+        Outcome::Reply(_) => metrics::Outcome::Answered,
+        Outcome::Silent => metrics::Outcome::Unanswered,
+        Outcome::Close(_) => metrics::Outcome::Refused,
+    };
+    context
+        .config
+        .metrics
+        .request(api, counted, started.elapsed());
+    outcome
 }
 
 /// A whole response frame: size, header, body.

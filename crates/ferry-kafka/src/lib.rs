@@ -12,10 +12,13 @@
 mod conn;
 mod errors;
 mod handlers;
+mod metrics;
 mod request;
 mod shape;
 mod topic_config;
 pub mod versions;
+
+pub use metrics::KafkaMetrics;
 
 use ferry_broker::Broker;
 use std::net::SocketAddr;
@@ -40,6 +43,8 @@ pub struct KafkaConfig {
     pub default_partitions: u32,
     /// Requests of one connection handled at once; responses still go out in order.
     pub max_in_flight: usize,
+    /// Where requests and connections are counted.
+    pub metrics: Arc<KafkaMetrics>,
 }
 
 impl KafkaConfig {
@@ -52,6 +57,7 @@ impl KafkaConfig {
             auto_create_topics: true,
             default_partitions: 1,
             max_in_flight: 16,
+            metrics: Arc::new(KafkaMetrics::default()),
         }
     }
 }

@@ -12,45 +12,62 @@ use kafka_protocol::messages::ApiKey;
 pub struct Supported {
     /// The API.
     pub key: ApiKey,
+    /// Its name, as Kafka's protocol guide writes it (also the `api` label of metrics).
+    pub name: &'static str,
     /// Lowest version accepted.
     pub min: i16,
     /// Highest version accepted.
     pub max: i16,
 }
 
-const fn api(key: ApiKey, min: i16, max: i16) -> Supported {
-    Supported { key, min, max }
+const fn api(key: ApiKey, name: &'static str, min: i16, max: i16) -> Supported {
+    Supported {
+        key,
+        name,
+        min,
+        max,
+    }
 }
 
 /// Every API Ferry serves, with its version range.
 pub const SUPPORTED: &[Supported] = &[
-    api(ApiKey::Produce, 3, 11),
-    api(ApiKey::Fetch, 4, 12),
-    api(ApiKey::ListOffsets, 1, 6),
-    api(ApiKey::Metadata, 0, 12),
-    api(ApiKey::OffsetCommit, 2, 8),
-    api(ApiKey::OffsetFetch, 1, 7),
-    api(ApiKey::FindCoordinator, 0, 4),
-    api(ApiKey::JoinGroup, 0, 9),
-    api(ApiKey::Heartbeat, 0, 4),
-    api(ApiKey::LeaveGroup, 0, 5),
-    api(ApiKey::SyncGroup, 0, 5),
-    api(ApiKey::DescribeGroups, 0, 5),
-    api(ApiKey::ListGroups, 0, 4),
-    api(ApiKey::ApiVersions, 0, 3),
-    api(ApiKey::CreateTopics, 2, 7),
-    api(ApiKey::DeleteTopics, 1, 6),
-    api(ApiKey::DeleteRecords, 0, 2),
-    api(ApiKey::InitProducerId, 0, 4),
-    api(ApiKey::DescribeConfigs, 1, 4),
-    api(ApiKey::AlterConfigs, 0, 2),
-    api(ApiKey::CreatePartitions, 0, 3),
-    api(ApiKey::IncrementalAlterConfigs, 0, 1),
+    api(ApiKey::Produce, "Produce", 3, 11),
+    api(ApiKey::Fetch, "Fetch", 4, 12),
+    api(ApiKey::ListOffsets, "ListOffsets", 1, 6),
+    api(ApiKey::Metadata, "Metadata", 0, 12),
+    api(ApiKey::OffsetCommit, "OffsetCommit", 2, 8),
+    api(ApiKey::OffsetFetch, "OffsetFetch", 1, 7),
+    api(ApiKey::FindCoordinator, "FindCoordinator", 0, 4),
+    api(ApiKey::JoinGroup, "JoinGroup", 0, 9),
+    api(ApiKey::Heartbeat, "Heartbeat", 0, 4),
+    api(ApiKey::LeaveGroup, "LeaveGroup", 0, 5),
+    api(ApiKey::SyncGroup, "SyncGroup", 0, 5),
+    api(ApiKey::DescribeGroups, "DescribeGroups", 0, 5),
+    api(ApiKey::ListGroups, "ListGroups", 0, 4),
+    api(ApiKey::ApiVersions, "ApiVersions", 0, 3),
+    api(ApiKey::CreateTopics, "CreateTopics", 2, 7),
+    api(ApiKey::DeleteTopics, "DeleteTopics", 1, 6),
+    api(ApiKey::DeleteRecords, "DeleteRecords", 0, 2),
+    api(ApiKey::InitProducerId, "InitProducerId", 0, 4),
+    api(ApiKey::DescribeConfigs, "DescribeConfigs", 1, 4),
+    api(ApiKey::AlterConfigs, "AlterConfigs", 0, 2),
+    api(ApiKey::CreatePartitions, "CreatePartitions", 0, 3),
+    api(
+        ApiKey::IncrementalAlterConfigs,
+        "IncrementalAlterConfigs",
+        0,
+        1,
+    ),
 ];
 
 /// The range Ferry accepts for `key`, if it serves that API at all.
 pub fn supported(key: ApiKey) -> Option<Supported> {
     SUPPORTED.iter().copied().find(|s| s.key == key)
+}
+
+/// The name of an API Ferry serves (`other` for any other).
+pub fn name(key: ApiKey) -> &'static str {
+    supported(key).map_or("other", |s| s.name)
 }
 
 /// Whether Ferry accepts `version` of `key`.
@@ -67,6 +84,7 @@ mod tests {
         for s in SUPPORTED {
             let codec = s.key.valid_versions();
             assert!(s.min <= s.max, "{:?}", s.key);
+            assert_eq!(format!("{:?}", s.key), s.name);
             assert!(
                 codec.min <= s.min && s.max <= codec.max,
                 "{:?}: Ferry advertises {}..={} but the codec knows {codec}",

@@ -56,7 +56,12 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         None => None,
     };
     say(&format!("ferry recovering http={addr}"))?;
-    let startup = Startup::new(config.http.clone());
+    let kafka_metrics = std::sync::Arc::new(ferry_kafka::KafkaMetrics::default());
+    let mut http = config.http.clone();
+    if config.kafka.is_some() {
+        http = http.with_extra_metrics(kafka_metrics.registry());
+    }
+    let startup = Startup::new(http);
     let server = tokio::spawn(serve_until_signal(
         listener,
         startup.clone(),
@@ -86,6 +91,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     if let (Some(listener), Some(kafka)) = (kafka_listener, &config.kafka) {
         let bound = listener.local_addr()?;
         let mut kafka_config = ferry_kafka::KafkaConfig::new(bound);
+        kafka_config.metrics = kafka_metrics;
         if let Some((host, port)) = &kafka.advertised {
             kafka_config.advertised_host.clone_from(host);
             kafka_config.advertised_port = *port;

@@ -485,3 +485,59 @@ fn stats_prints_every_queue_once() {
         "{text}"
     );
 }
+
+/// Sends raw bytes to the Kafka listener; returns the first `read` bytes of the answer, if any.
+fn kafka_exchange(server: &Server, frame: &[u8], read: usize) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let addr = server
+        .kafka_addr
+        .unwrap_or_else(|| panic!("no kafka listener"));
+    let mut socket = ok(std::net::TcpStream::connect(addr));
+    ok(socket.set_read_timeout(Some(Duration::from_secs(5))));
+    ok(socket.write_all(frame));
+    let mut answer = vec![0; read];
+    let got = socket.read(&mut answer).unwrap_or(0);
+    answer.truncate(got);
+    answer
+}
+
+#[test]
+fn kafka_requests_and_connections_appear_in_metrics() {
+    let dir = DataDir::new();
+    let server = Server::start(&dir, &[]);
+    // ApiVersions v0, correlation id 7, null client id: answered.
+    let api_versions = [0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 7, 0xff, 0xff];
+    let answer = kafka_exchange(&server, &api_versions, 8);
+    assert_eq!(answer.get(4..8), Some(&[0u8, 0, 0, 7][..]), "{answer:?}");
+    // An unknown API key: the connection is closed without an answer.
+    let unknown = [0, 0, 0, 8, 3, 231, 0, 0, 0, 0, 0, 1];
+    assert!(kafka_exchange(&server, &unknown, 8).is_empty());
+    let rt = runtime();
+    let client = server.client();
+    let text = rt.block_on(async {
+        // The closing connection is counted closed a moment after the client sees it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let text = scrape(&client).await;
+            if sample(&text, "ferry_kafka_open_connections") == Some(0.0)
+                || Instant::now() > deadline
+            {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    let answered = r#"ferry_kafka_requests_total{api="ApiVersions",outcome="answered"}"#;
+    assert_eq!(value(&text, answered), 1.0);
+    let refused = r#"ferry_kafka_requests_total{api="unknown",outcome="refused"}"#;
+    assert_eq!(value(&text, refused), 1.0);
+    assert_eq!(
+        value(
+            &text,
+            r#"ferry_kafka_request_duration_seconds_count{api="ApiVersions"}"#
+        ),
+        1.0
+    );
+    assert_eq!(value(&text, "ferry_kafka_connections_total"), 2.0);
+    assert_eq!(value(&text, "ferry_kafka_open_connections"), 0.0);
+}

@@ -40,6 +40,8 @@ pub(crate) fn routes() -> Vec<RouteDef> {
 pub(crate) struct Observer {
     /// Requests and connections.
     pub(crate) http: Arc<HttpMetrics>,
+    /// Other front ends' metrics, served after the HTTP server's.
+    extra: Vec<Arc<Registry>>,
     history: Mutex<History>,
     interval: Duration,
     capacity: usize,
@@ -50,10 +52,17 @@ impl Observer {
     pub(crate) fn new(interval: Duration, capacity: usize) -> Observer {
         Observer {
             http: Arc::new(HttpMetrics::default()),
+            extra: Vec::new(),
             history: Mutex::new(History::new(capacity)),
             interval,
             capacity,
         }
+    }
+
+    /// This observer also serving `extra` registries on `/metrics`.
+    pub(crate) fn with_extra(mut self, extra: Vec<Arc<Registry>>) -> Observer {
+        self.extra = extra;
+        self
     }
 
     fn record(&self, snapshot: MetricsSnapshot) {
@@ -120,10 +129,12 @@ impl Observer {
     }
 }
 
-/// Renders a snapshot and the server's metrics as one OpenMetrics text exposition.
-pub(crate) fn render(
+/// Renders a snapshot, the HTTP server's metrics and other front ends' registries as one
+/// OpenMetrics text exposition.
+pub(crate) fn render_with(
     snapshot: MetricsSnapshot,
     http: &Registry,
+    extra: &[Arc<Registry>],
 ) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::default();
     registry.register(
@@ -135,6 +146,9 @@ pub(crate) fn render(
     let mut out = String::with_capacity(16 * 1024);
     encode_registry(&mut out, &registry)?;
     encode_registry(&mut out, http)?;
+    for registry in extra {
+        encode_registry(&mut out, registry)?;
+    }
     encode_eof(&mut out)?;
     Ok(out)
 }
@@ -142,7 +156,8 @@ pub(crate) fn render(
 /// `GET /metrics`.
 async fn prometheus(State(state): State<AppState>) -> Result<Response, ApiError> {
     let snapshot = state.broker.metrics(Detail::Full).await;
-    let text = render(snapshot, state.observer.http.registry()).map_err(|e| {
+    let observer = &state.observer;
+    let text = render_with(snapshot, observer.http.registry(), &observer.extra).map_err(|e| {
         ApiError::from(ferry_broker::Error::new(
             ferry_broker::ErrorKind::Internal,
             format!("cannot encode metrics: {e}"),

@@ -1,5 +1,5 @@
 use super::http::HttpMetrics;
-use super::render;
+use super::render_with;
 use ferry_broker::PartitionInfo;
 use ferry_broker::Timestamp;
 use ferry_broker::metrics::{
@@ -101,7 +101,7 @@ fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
 
 #[test]
 fn the_exposition_has_exact_values_units_and_bounded_labels() {
-    let text = render(snapshot(), HttpMetrics::default().registry()).unwrap_or_default();
+    let text = render_with(snapshot(), HttpMetrics::default().registry(), &[]).unwrap_or_default();
     let q = "queue=\"jobs.fifo\"";
     assert_eq!(
         line(&text, &format!("ferry_queue_enqueued_total{{{q}}}")),
@@ -155,7 +155,7 @@ fn the_exposition_has_exact_values_units_and_bounded_labels() {
 
 #[test]
 fn streams_have_exact_extents_lag_and_counters() {
-    let text = render(snapshot(), HttpMetrics::default().registry()).unwrap_or_default();
+    let text = render_with(snapshot(), HttpMetrics::default().registry(), &[]).unwrap_or_default();
     let s = "stream=\"orders\"";
     for expected in [
         format!("ferry_stream_partition_start_offset{{{s},partition=\"1\"}} 2"),
@@ -191,7 +191,7 @@ fn streams_have_exact_extents_lag_and_counters() {
 fn every_metric_the_grafana_dashboard_uses_exists() {
     let http = HttpMetrics::default();
     http.record("/v1/queues/{q}", "GET", 200, 0.01);
-    let text = render(snapshot(), http.registry()).unwrap_or_default();
+    let text = render_with(snapshot(), http.registry(), &[]).unwrap_or_default();
     let dashboard = include_str!("../../../../deploy/grafana/ferry.json");
     let mut checked = 0;
     for (start, _) in dashboard.match_indices("ferry_") {
