@@ -14,13 +14,39 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::clock;
 use crate::error::{CompareError, Result};
 use crate::ledger::{Ledger, Seen, Verification};
 use crate::payload::{self, Header};
 use crate::stats::{self, Latency};
+
+/// An ack sent in the background while a consumer's next receive is under way.
+#[derive(Debug, Default)]
+pub(crate) struct PendingAck(Option<JoinHandle<Result<()>>>);
+
+impl PendingAck {
+    /// Waits for the ack under way, if any: its error, or the task's.
+    pub(crate) async fn settle(&mut self) -> Result<()> {
+        if let Some(handle) = self.0.take() {
+            handle
+                .await
+                .map_err(|e| CompareError::Run(format!("ack task: {e}")))??;
+        }
+        Ok(())
+    }
+
+    /// Waits for the ack under way, then starts `ack` in its place.
+    pub(crate) async fn start(
+        &mut self,
+        ack: impl Future<Output = Result<()>> + Send + 'static,
+    ) -> Result<()> {
+        self.settle().await?;
+        self.0 = Some(tokio::spawn(ack));
+        Ok(())
+    }
+}
 
 /// One system's handle for a queue workload: creates the queue and connects clients.
 pub trait QueueSystem: Send + Sync + 'static {

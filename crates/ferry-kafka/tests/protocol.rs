@@ -686,37 +686,54 @@ async fn an_idempotent_producer_gets_retries_deduplicated_and_gaps_refused() {
     assert_eq!(values, expected);
 }
 
-#[tokio::test]
-async fn pipelined_idempotent_produces_are_appended_in_request_order() {
-    let server = start().await;
-    let mut conn = server.conn().await;
-    create_topic(&mut conn, "pipelined", 1, &[]).await;
-    let id = init_producer_id(&mut conn).await;
-    // Five requests in flight at once, as a client with max.in.flight=5 sends them.
-    let mut frames = Vec::new();
+/// Sends `requests` idempotent produces of `per_request` records each to partition 0 of
+/// `topic` (record keys from `prefix`) in one write, as a client with several requests in flight does, then checks each
+/// reply comes in request order with its batch at the next base offset.
+async fn pipelined_idempotent_produces(
+    conn: &mut Conn,
+    topic: &str,
+    prefix: &str,
+    requests: i32,
+    per_request: i32,
+    compression: Compression,
+) {
+    let id = init_producer_id(conn).await;
+    let mut bytes = Vec::new();
     let mut sent = Vec::new();
-    for k in 0..5 {
+    for k in 0..requests {
         let b = idempotent(
-            batch(&records(&format!("p{k}"), 3, 1), Compression::None),
+            batch(
+                &records(&format!("{prefix}{k}"), per_request as usize, 1),
+                compression,
+            ),
             id,
             0,
-            3 * k,
+            per_request * k,
         );
-        let (correlation_id, frame) = conn.frame(9, &produce("pipelined", 0, -1, b));
-        frames.extend(frame);
+        let (correlation_id, frame) = conn.frame(9, &produce(topic, 0, -1, b));
+        bytes.extend(frame);
         sent.push(correlation_id);
     }
-    conn.send_raw(&frames).await;
+    conn.send_raw(&bytes).await;
     for (k, correlation_id) in sent.into_iter().enumerate() {
         let (got, response) = conn.recv::<ProduceRequest>(9).await;
         assert_eq!(got, correlation_id);
         let p = produced(&response);
         assert_eq!(
             (p.error_code, p.base_offset),
-            (NONE, 3 * k as i64),
+            (NONE, i64::from(per_request) * k as i64),
             "request {k}"
         );
     }
+}
+
+#[tokio::test]
+async fn pipelined_idempotent_produces_are_appended_in_request_order() {
+    let server = start().await;
+    let mut conn = server.conn().await;
+    create_topic(&mut conn, "pipelined", 1, &[]).await;
+    // Five requests in flight at once, as a client with max.in.flight=5 sends them.
+    pipelined_idempotent_produces(&mut conn, "pipelined", "p", 5, 3, Compression::None).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1798,31 +1815,7 @@ async fn many_pipelined_produces_keep_their_order() {
     let server = start().await;
     let mut conn = server.conn().await;
     create_topic(&mut conn, "order", 1, &[]).await;
-    let id = init_producer_id(&mut conn).await;
-    let mut bytes = Vec::new();
-    let mut sent = Vec::new();
-    for k in 0..40 {
-        let b = idempotent(
-            batch(&records(&format!("o{k}"), 2, 1), Compression::Lz4),
-            id,
-            0,
-            2 * k,
-        );
-        let (correlation_id, frame) = conn.frame(9, &produce("order", 0, -1, b));
-        bytes.extend(frame);
-        sent.push(correlation_id);
-    }
-    conn.send_raw(&bytes).await;
-    for (k, correlation_id) in sent.into_iter().enumerate() {
-        let (got, response) = conn.recv::<ProduceRequest>(9).await;
-        assert_eq!(got, correlation_id);
-        let p = produced(&response);
-        assert_eq!(
-            (p.error_code, p.base_offset),
-            (NONE, 2 * k as i64),
-            "request {k}"
-        );
-    }
+    pipelined_idempotent_produces(&mut conn, "order", "o", 40, 2, Compression::Lz4).await;
 }
 
 // ---------------------------------------------------------------------------------------------

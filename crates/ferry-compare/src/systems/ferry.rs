@@ -9,10 +9,9 @@ use ferry_client::api::{
     AppendRecord, AppendRequest, OffsetSpec, QueueConfig, ReadQuery, ReceiveRequest, SendEntry,
     StreamConfig,
 };
-use tokio::task::JoinHandle;
 
 use crate::error::{CompareError, Result};
-use crate::queue::{Consumer, Publisher, QueueSystem};
+use crate::queue::{Consumer, PendingAck, Publisher, QueueSystem};
 use crate::stream::{Appender, Reader, StreamSystem};
 
 /// A Ferry server at a base URL.
@@ -70,18 +69,7 @@ pub struct FerryConsumer {
     client: Client,
     queue: String,
     prefetch: u32,
-    pending_ack: Option<JoinHandle<Result<()>>>,
-}
-
-impl FerryConsumer {
-    async fn settle(&mut self) -> Result<()> {
-        if let Some(handle) = self.pending_ack.take() {
-            handle
-                .await
-                .map_err(|e| CompareError::Run(format!("ack task: {e}")))??;
-        }
-        Ok(())
-    }
+    pending_ack: PendingAck,
 }
 
 impl Consumer for FerryConsumer {
@@ -104,25 +92,25 @@ impl Consumer for FerryConsumer {
     }
 
     async fn ack(&mut self, receipts: Vec<String>) -> Result<()> {
-        self.settle().await?;
         let client = self.client.clone();
         let queue = self.queue.clone();
-        self.pending_ack = Some(tokio::spawn(async move {
-            let n = receipts.len();
-            let reply = client.ack(&queue, receipts).await?;
-            let failed = reply.failed.len();
-            if failed > 0 {
-                return Err(CompareError::Run(format!(
-                    "ferry: {failed} of {n} acks failed"
-                )));
-            }
-            Ok(())
-        }));
-        Ok(())
+        self.pending_ack
+            .start(async move {
+                let n = receipts.len();
+                let reply = client.ack(&queue, receipts).await?;
+                let failed = reply.failed.len();
+                if failed > 0 {
+                    return Err(CompareError::Run(format!(
+                        "ferry: {failed} of {n} acks failed"
+                    )));
+                }
+                Ok(())
+            })
+            .await
     }
 
     async fn finish(&mut self) -> Result<()> {
-        self.settle().await
+        self.pending_ack.settle().await
     }
 }
 
@@ -149,7 +137,7 @@ impl QueueSystem for Ferry {
             client: self.client()?,
             queue: queue.to_owned(),
             prefetch,
-            pending_ack: None,
+            pending_ack: PendingAck::default(),
         })
     }
 

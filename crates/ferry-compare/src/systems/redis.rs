@@ -7,10 +7,9 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use redis::streams::StreamReadReply;
 use redis::{Client, Value};
-use tokio::task::JoinHandle;
 
 use crate::error::{CompareError, Result};
-use crate::queue::{Consumer, Publisher, QueueSystem};
+use crate::queue::{Consumer, PendingAck, Publisher, QueueSystem};
 use crate::stream::{Appender, Reader, StreamSystem};
 
 /// The consumer group every queue consumer joins.
@@ -37,6 +36,16 @@ impl Redis {
 
     async fn connect(&self) -> Result<MultiplexedConnection> {
         Ok(self.client.get_multiplexed_async_connection().await?)
+    }
+
+    /// Removes the key (and with it a stream's entries and groups), if it exists.
+    async fn del(&self, key: &str) -> Result<()> {
+        let mut connection = self.connect().await?;
+        let _: i64 = redis::cmd("DEL")
+            .arg(key)
+            .query_async(&mut connection)
+            .await?;
+        Ok(())
     }
 }
 
@@ -75,18 +84,7 @@ pub struct RedisConsumer {
     key: String,
     name: String,
     prefetch: u32,
-    pending_ack: Option<JoinHandle<Result<()>>>,
-}
-
-impl RedisConsumer {
-    async fn settle(&mut self) -> Result<()> {
-        if let Some(handle) = self.pending_ack.take() {
-            handle
-                .await
-                .map_err(|e| CompareError::Run(format!("ack task: {e}")))??;
-        }
-        Ok(())
-    }
+    pending_ack: PendingAck,
 }
 
 fn bodies_of(reply: StreamReadReply) -> Result<(Vec<Vec<u8>>, Vec<String>)> {
@@ -128,27 +126,27 @@ impl Consumer for RedisConsumer {
     }
 
     async fn ack(&mut self, ids: Vec<String>) -> Result<()> {
-        self.settle().await?;
         let mut connection = self.acks.clone();
         let key = self.key.clone();
-        self.pending_ack = Some(tokio::spawn(async move {
-            let n = ids.len();
-            let acked: usize = redis::cmd("XACK")
-                .arg(&key)
-                .arg(GROUP)
-                .arg(&ids)
-                .query_async(&mut connection)
-                .await?;
-            if acked != n {
-                return Err(CompareError::Run(format!("redis acked {acked} of {n}")));
-            }
-            Ok(())
-        }));
-        Ok(())
+        self.pending_ack
+            .start(async move {
+                let n = ids.len();
+                let acked: usize = redis::cmd("XACK")
+                    .arg(&key)
+                    .arg(GROUP)
+                    .arg(&ids)
+                    .query_async(&mut connection)
+                    .await?;
+                if acked != n {
+                    return Err(CompareError::Run(format!("redis acked {acked} of {n}")));
+                }
+                Ok(())
+            })
+            .await
     }
 
     async fn finish(&mut self) -> Result<()> {
-        self.settle().await
+        self.pending_ack.settle().await
     }
 }
 
@@ -185,17 +183,12 @@ impl QueueSystem for Redis {
             key: key.to_owned(),
             name: format!("c{n}"),
             prefetch,
-            pending_ack: None,
+            pending_ack: PendingAck::default(),
         })
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        let mut connection = self.connect().await?;
-        let _: i64 = redis::cmd("DEL")
-            .arg(key)
-            .query_async(&mut connection)
-            .await?;
-        Ok(())
+        self.del(key).await
     }
 }
 
@@ -246,12 +239,7 @@ impl StreamSystem for Redis {
     type Reader = RedisReader;
 
     async fn create(&self, key: &str) -> Result<()> {
-        let mut connection = self.connect().await?;
-        let _: i64 = redis::cmd("DEL")
-            .arg(key)
-            .query_async(&mut connection)
-            .await?;
-        Ok(())
+        self.del(key).await
     }
 
     async fn appender(&self, key: &str) -> Result<RedisAppender> {
@@ -271,6 +259,6 @@ impl StreamSystem for Redis {
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        <Redis as QueueSystem>::delete(self, key).await
+        self.del(key).await
     }
 }

@@ -177,6 +177,31 @@ fn stable_pair(g: &mut ClassicGroup) -> (String, String) {
     (a, b)
 }
 
+/// [`stable_pair`], then a third member `c` joins at 100 ms and `a` and `b` rejoin, completing
+/// the join phase of generation 3. Returns (a, b, c).
+fn stable_pair_and_a_third(g: &mut ClassicGroup) -> (String, String, String) {
+    let (a, b) = stable_pair(g);
+    let (c, _) = join_new(g, RANGE_C, at(100));
+    rejoin(g, &a, RANGE_A, at(100));
+    rejoin(g, &b, RANGE_B, at(100));
+    (a, b, c)
+}
+
+/// [`stable_pair_and_a_third`], then the followers `b` and `c` sync at 200 ms and are held
+/// until the leader `a` syncs. Returns (a, b, c).
+fn followers_held_in_sync(g: &mut ClassicGroup) -> (String, String, String) {
+    let (a, b, c) = stable_pair_and_a_third(g);
+    for follower in [&b, &c] {
+        assert_eq!(
+            sync(g, follower, 3, &[], at(200)).reply,
+            Reply::Held {
+                member_id: follower.clone()
+            }
+        );
+    }
+    (a, b, c)
+}
+
 // Join phase, sync phase -------------------------------------------------------------------------
 
 // docs: join phase (initial delay), completion, sync phase
@@ -440,10 +465,7 @@ fn known_members_rejoining_in_stable() {
 #[test]
 fn rejoining_with_the_same_protocols_while_completing_answers_at_once() {
     let mut g = group();
-    let (a, b) = stable_pair(&mut g);
-    let (c, _) = join_new(&mut g, RANGE_C, at(100));
-    rejoin(&mut g, &a, RANGE_A, at(100));
-    rejoin(&mut g, &b, RANGE_B, at(100));
+    let (a, _, c) = stable_pair_and_a_third(&mut g);
     assert_eq!(g.state(), ClassicGroupState::CompletingRebalance);
     let leader = now_joined(rejoin(&mut g, &a, RANGE_A, at(200)).reply);
     assert_eq!((leader.generation, leader.members.len()), (3, 3));
@@ -473,22 +495,7 @@ fn a_repeated_join_answers_the_held_one() {
 #[test]
 fn a_rebalance_during_the_sync_phase_answers_the_held_syncs() {
     let mut g = group();
-    let (a, b) = stable_pair(&mut g);
-    let (c, _) = join_new(&mut g, RANGE_C, at(100));
-    rejoin(&mut g, &a, RANGE_A, at(100));
-    rejoin(&mut g, &b, RANGE_B, at(100));
-    assert_eq!(
-        sync(&mut g, &b, 3, &[], at(200)).reply,
-        Reply::Held {
-            member_id: b.clone()
-        }
-    );
-    assert_eq!(
-        sync(&mut g, &c, 3, &[], at(200)).reply,
-        Reply::Held {
-            member_id: c.clone()
-        }
-    );
+    let (a, b, c) = followers_held_in_sync(&mut g);
     let (d, jd) = join_new(&mut g, RANGE_A, at(300));
     assert_held(&jd.reply, &d);
     let mut syncs = jd.released.syncs;
@@ -509,22 +516,7 @@ fn a_rebalance_during_the_sync_phase_answers_the_held_syncs() {
 #[test]
 fn a_leader_that_never_syncs_is_removed_at_the_sync_deadline() {
     let mut g = group();
-    let (a, b) = stable_pair(&mut g);
-    let (c, _) = join_new(&mut g, RANGE_C, at(100));
-    rejoin(&mut g, &a, RANGE_A, at(100));
-    rejoin(&mut g, &b, RANGE_B, at(100));
-    assert_eq!(
-        sync(&mut g, &b, 3, &[], at(200)).reply,
-        Reply::Held {
-            member_id: b.clone()
-        }
-    );
-    assert_eq!(
-        sync(&mut g, &c, 3, &[], at(200)).reply,
-        Reply::Held {
-            member_id: c.clone()
-        }
-    );
+    let (a, b, _) = followers_held_in_sync(&mut g);
     for ms in (5_000..30_100).step_by(5_000) {
         assert_eq!(heartbeat(&mut g, &a, 3, at(ms)), Ok(()));
     }

@@ -72,31 +72,49 @@ fn queue_label(q: &QueueMetrics) -> Labels<'_> {
     vec![("queue", q.name.as_str())]
 }
 
-/// Buckets as (upper bound in seconds, count in that bucket), the overflow bucket last.
-fn latency_buckets(h: &LatencyHistogram) -> Vec<(f64, u64)> {
-    h.counts
+/// Buckets as (upper bound in seconds, count in that bucket), the overflow bucket last:
+/// `counts[i]` is bounded by `bounds[i]`, in units of which `per_second` make a second.
+fn buckets(counts: &[u64], bounds: &[u64], per_second: f64) -> Vec<(f64, u64)> {
+    counts
         .iter()
         .enumerate()
         .map(|(i, &count)| {
-            let upper = LATENCY_BOUNDS_MS
+            let upper = bounds
                 .get(i)
-                .map_or(f64::INFINITY, |&ms| ms as f64 / 1000.0);
+                .map_or(f64::INFINITY, |&bound| bound as f64 / per_second);
             (upper, count)
         })
         .collect()
 }
 
+fn latency_buckets(h: &LatencyHistogram) -> Vec<(f64, u64)> {
+    buckets(&h.counts, &LATENCY_BOUNDS_MS, 1000.0)
+}
+
 fn sync_buckets(h: &SyncLatency) -> Vec<(f64, u64)> {
-    h.counts
-        .iter()
-        .enumerate()
-        .map(|(i, &count)| {
-            let upper = SYNC_LATENCY_BOUNDS_US
-                .get(i)
-                .map_or(f64::INFINITY, |&us| us as f64 / 1_000_000.0);
-            (upper, count)
-        })
-        .collect()
+    buckets(&h.counts, &SYNC_LATENCY_BOUNDS_US, 1_000_000.0)
+}
+
+/// Writes one family per `(name, help, unit, read)` row, with a sample per item labelled by
+/// `label`.
+fn families_per_item<'a, T>(
+    e: &mut DescriptorEncoder,
+    items: &'a [T],
+    label: fn(&'a T) -> Labels<'a>,
+    metric_type: MetricType,
+    rows: impl IntoIterator<Item = (&'a str, &'a str, Option<&'a Unit>, fn(&T) -> u64)>,
+) -> fmt::Result {
+    for (name, help, unit, read) in rows {
+        family(
+            e,
+            name,
+            help,
+            unit,
+            metric_type,
+            items.iter().map(|item| (label(item), read(item))),
+        )?;
+    }
+    Ok(())
 }
 
 fn histogram_family<'a>(
@@ -295,16 +313,13 @@ fn encode_queue_counters(e: &mut DescriptorEncoder, queues: &[QueueMetrics]) -> 
             |q| q.stats.removed_total,
         ),
     ];
-    for (name, help, get) in counters {
-        family(
-            e,
-            name,
-            help,
-            None,
-            MetricType::Counter,
-            queues.iter().map(|q| (queue_label(q), get(q))),
-        )?;
-    }
+    families_per_item(
+        e,
+        queues,
+        queue_label,
+        MetricType::Counter,
+        counters.map(|(name, help, get)| (name, help, None, get)),
+    )?;
     let rejected = queues.iter().flat_map(|q| {
         q.events
             .rejected
@@ -350,22 +365,21 @@ fn encode_queue_counters(e: &mut DescriptorEncoder, queues: &[QueueMetrics]) -> 
 /// Storage: per queue log, and the data directory's flusher.
 fn encode_storage(e: &mut DescriptorEncoder, s: &MetricsSnapshot) -> fmt::Result {
     let queues = &s.queues;
-    family(
-        e,
-        "ferry_storage_segments",
-        "Segment files of the queue's log.",
-        None,
-        MetricType::Gauge,
-        queues.iter().map(|q| (queue_label(q), q.storage.segments)),
-    )?;
-    family(
-        e,
-        "ferry_storage",
-        "Bytes in the queue's log segments.",
-        Some(&Unit::Bytes),
-        MetricType::Gauge,
-        queues.iter().map(|q| (queue_label(q), q.storage.bytes)),
-    )?;
+    let gauges: [StorageCounter<'_>; 2] = [
+        (
+            "ferry_storage_segments",
+            "Segment files of the queue's log.",
+            None,
+            |q| q.storage.segments,
+        ),
+        (
+            "ferry_storage",
+            "Bytes in the queue's log segments.",
+            Some(&Unit::Bytes),
+            |q| q.storage.bytes,
+        ),
+    ];
+    families_per_item(e, queues, queue_label, MetricType::Gauge, gauges)?;
     let counters: [StorageCounter<'_>; 9] = [
         (
             "ferry_storage_written",
@@ -419,42 +433,31 @@ fn encode_storage(e: &mut DescriptorEncoder, s: &MetricsSnapshot) -> fmt::Result
             |q| q.storage.recovery.removed_segments,
         ),
     ];
-    for (name, help, unit, get) in counters {
+    families_per_item(e, queues, queue_label, MetricType::Counter, counters)?;
+    let f = &s.flusher;
+    let flusher_counters = [
+        (
+            "ferry_storage_sync_requests",
+            "Sync requests served by the group-commit flusher.",
+            f.requests,
+        ),
+        (
+            "ferry_storage_sync_rounds",
+            "Group-commit rounds.",
+            f.rounds,
+        ),
+        ("ferry_storage_fsyncs", "fdatasync calls.", f.syncs),
+    ];
+    for (name, help, value) in flusher_counters {
         family(
             e,
             name,
             help,
-            unit,
+            None,
             MetricType::Counter,
-            queues.iter().map(|q| (queue_label(q), get(q))),
+            [(Labels::new(), value)],
         )?;
     }
-    let f = &s.flusher;
-    let none = || std::iter::once((Labels::new(), 0u64));
-    family(
-        e,
-        "ferry_storage_sync_requests",
-        "Sync requests served by the group-commit flusher.",
-        None,
-        MetricType::Counter,
-        none().map(|(l, _)| (l, f.requests)),
-    )?;
-    family(
-        e,
-        "ferry_storage_sync_rounds",
-        "Group-commit rounds.",
-        None,
-        MetricType::Counter,
-        none().map(|(l, _)| (l, f.rounds)),
-    )?;
-    family(
-        e,
-        "ferry_storage_fsyncs",
-        "fdatasync calls.",
-        None,
-        MetricType::Counter,
-        none().map(|(l, _)| (l, f.syncs)),
-    )?;
     let h = &f.sync_latency;
     let count = h.counts.iter().sum();
     histogram_family(
@@ -570,16 +573,13 @@ fn encode_streams(e: &mut DescriptorEncoder, streams: &[StreamMetrics]) -> fmt::
             |s| s.events.compaction_removed_records,
         ),
     ];
-    for (name, help, get) in counters {
-        family(
-            e,
-            name,
-            help,
-            None,
-            MetricType::Counter,
-            streams.iter().map(|s| (stream_label(s), get(s))),
-        )?;
-    }
+    families_per_item(
+        e,
+        streams,
+        stream_label,
+        MetricType::Counter,
+        counters.map(|(name, help, get)| (name, help, None, get)),
+    )?;
     encode_groups(e, streams, &numbers)
 }
 
