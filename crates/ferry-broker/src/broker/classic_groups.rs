@@ -44,8 +44,8 @@ impl Slot {
     }
 }
 
-/// Every classic group, by name. A plain lock, never held across an `.await`.
-#[derive(Default)]
+/// Every classic group, by name. `groups` is a plain lock, never held across an `.await`;
+/// `commits` is held across a commit's catalog write, on purpose (see there).
 pub(super) struct ClassicGroups {
     groups: Mutex<HashMap<String, Slot>>,
     config: ClassicGroupConfig,
