@@ -5,6 +5,7 @@ mod classic_groups;
 mod groups;
 mod meta;
 mod move_tasks;
+mod resequence;
 mod stream_metrics;
 mod streams;
 
@@ -23,7 +24,7 @@ use crate::live_queue::{self, Incoming, MAX_ATTEMPT_ID_BYTES, QueueHandle};
 use crate::registry::Registry;
 use crate::types::*;
 use ferry_core::queue::{
-    Delivery, MAX_VISIBILITY_TIMEOUT_MS, NewMessage, PeekedMessage, QueueConfig,
+    Delivery, MAX_VISIBILITY_TIMEOUT_MS, NewMessage, Output, PeekedMessage, QueueConfig,
 };
 use ferry_core::stream::classic_group::ClassicGroupConfig;
 use ferry_core::{MessageId, QueueName};
@@ -115,6 +116,9 @@ impl Broker {
         }
         broker.remove_orphan_dirs(&records);
         let streams = broker.open_streams()?;
+        for (name, handle) in broker.inner.registry.all() {
+            broker.start_releaser(&name, handle);
+        }
         broker.start_stream_timers();
         tracing::info!(data_dir = %broker.inner.config.data_dir.display(), queues = records.len(), streams, "broker open");
         Ok(broker)
@@ -273,6 +277,7 @@ impl Broker {
                 format!("invalid config: dead_letter_queue: queue {dlq:?} does not exist"),
             ));
         }
+        self.check_resequence_output(&config)?;
         let now = wall_now();
         let existing = self
             .inner
@@ -304,6 +309,7 @@ impl Broker {
         };
         self.inner.catalog.put(name, &record)?;
         self.open_queue(name, &record).await?;
+        self.start_releaser(name, self.queue(name)?);
         tracing::info!(queue = name, "queue created");
         Ok(Upsert::Created)
     }
@@ -365,6 +371,12 @@ impl Broker {
             return Err(Error::new(
                 ErrorKind::Conflict,
                 format!("queue {name:?} is the dead-letter queue of {source:?}"),
+            ));
+        }
+        if let Some(source) = self.resequence_source_of(&Output::Queue(name.to_owned()))? {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("queue {name:?} is the resequence output of {source:?}"),
             ));
         }
         self.inner.registry.remove(name);

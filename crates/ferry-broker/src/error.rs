@@ -63,11 +63,13 @@ pub enum ErrorKind {
     ProducerFenced,
     /// The consumer group is rebalancing: rejoin.
     RebalanceInProgress,
+    /// A completion for a message already completed (the first completion wins) or gone.
+    AlreadyCompleted,
 }
 
 impl ErrorKind {
     /// Every kind, for documentation and tests.
-    pub const ALL: [ErrorKind; 26] = [
+    pub const ALL: [ErrorKind; 27] = [
         ErrorKind::InvalidRequest,
         ErrorKind::InvalidName,
         ErrorKind::InvalidConfig,
@@ -94,6 +96,7 @@ impl ErrorKind {
         ErrorKind::OutOfOrderSequence,
         ErrorKind::ProducerFenced,
         ErrorKind::RebalanceInProgress,
+        ErrorKind::AlreadyCompleted,
     ];
 
     /// The stable snake_case code, the HTTP status and the SQS error of this kind: the one
@@ -132,6 +135,7 @@ impl ErrorKind {
             ErrorKind::RebalanceInProgress => {
                 ("rebalance_in_progress", 409, "InvalidParameterValue")
             }
+            ErrorKind::AlreadyCompleted => ("already_completed", 409, "MessageNotInflight"),
         }
     }
 

@@ -41,7 +41,8 @@ pub use config::BrokerConfig;
 pub use error::{Error, ErrorKind, Result};
 pub use ferry_core::queue::{
     Body, BodyEncoding, DeadLetterCause, DeadLetterInfo, DedupScope, Delivery, ExpireAction,
-    LeaseInfo, MessageState, NewMessage, Overflow, PeekedMessage, QueueConfig, QueueStats,
+    GAP_MARKER_ATTRIBUTE, GapPolicy, LeaseInfo, MessageState, NewMessage, Output, Overflow,
+    PeekedMessage, QueueConfig, QueueStats, ResequenceConfig, ResequenceStats, SOURCE_ID_ATTRIBUTE,
     TypedAttribute, TypedAttributes, TypedValue,
 };
 pub use ferry_core::stream::{Cleanup, StreamConfig, StreamRecord};

@@ -2,7 +2,9 @@
 //!
 //! File `snapshot` in the queue's directory: `b"FSNP"`, version `u32`, the log offset the
 //! snapshot covers up to (exclusive) `u64`, CRC32C of the body `u32`, then the state (postcard).
-//! All little-endian. Written to a temporary file, fsynced, renamed over the old one, and the
+//! All little-endian. Version 2 stores the config as JSON text and the resequencer's state;
+//! a version 1 snapshot cannot be read, and is usable only if the log it covers is still all
+//! there (see [`read`]). Written to a temporary file, fsynced, renamed over the old one, and the
 //! directory fsynced, so a crash leaves either the old snapshot or the new one, never a mix.
 
 use crate::error::{Error, ErrorKind, Result};
@@ -12,7 +14,7 @@ use std::io::Write;
 use std::path::Path;
 
 const MAGIC: &[u8; 4] = b"FSNP";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const FILE: &str = "snapshot";
 const HEADER_BYTES: usize = 4 + 4 + 8 + 4;
 
@@ -39,20 +41,33 @@ pub(crate) fn write(dir: &Path, state: &QueueState, offset: u64) -> Result<()> {
         .map_err(|e| io("sync dir", e))
 }
 
-/// Reads the snapshot, if there is a valid one: the state and the offset it covers up to.
-/// A damaged snapshot is reported and ignored (recovery then replays the whole log).
-pub(crate) fn read(dir: &Path) -> Option<(QueueState, u64)> {
-    let bytes = fs::read(dir.join(FILE)).ok()?;
+/// What a queue directory's snapshot file holds.
+#[derive(Debug)]
+pub(crate) enum Found {
+    /// No snapshot (or a damaged one, reported): replay the whole log.
+    Nothing,
+    /// A valid snapshot: the state and the log offset it covers up to.
+    State(Box<QueueState>, u64),
+    /// A snapshot in an older format covering the log up to this offset: usable only if the
+    /// log still starts at 0, as replaying all of it rebuilds the same state.
+    Outdated(u64),
+}
+
+/// Reads the snapshot. A damaged one is reported and ignored (recovery then replays the log).
+pub(crate) fn read(dir: &Path) -> Found {
+    let Ok(bytes) = fs::read(dir.join(FILE)) else {
+        return Found::Nothing;
+    };
     match decode(&bytes) {
-        Ok(found) => Some(found),
+        Ok(found) => found,
         Err(reason) => {
             tracing::warn!(dir = %dir.display(), %reason, "ignoring damaged queue snapshot");
-            None
+            Found::Nothing
         }
     }
 }
 
-fn decode(bytes: &[u8]) -> std::result::Result<(QueueState, u64), String> {
+fn decode(bytes: &[u8]) -> std::result::Result<Found, String> {
     let header = bytes.get(..HEADER_BYTES).ok_or("too short")?;
     if header.get(..4) != Some(MAGIC.as_slice()) {
         return Err("bad magic".into());
@@ -60,17 +75,20 @@ fn decode(bytes: &[u8]) -> std::result::Result<(QueueState, u64), String> {
     let field =
         |range: std::ops::Range<usize>| header.get(range).ok_or_else(|| "short header".to_string());
     let version = u32::from_le_bytes(field(4..8)?.try_into().map_err(|_| "version")?);
+    let offset = u64::from_le_bytes(field(8..16)?.try_into().map_err(|_| "offset")?);
+    if version < VERSION {
+        return Ok(Found::Outdated(offset));
+    }
     if version != VERSION {
         return Err(format!("unknown version {version}"));
     }
-    let offset = u64::from_le_bytes(field(8..16)?.try_into().map_err(|_| "offset")?);
     let crc = u32::from_le_bytes(field(16..20)?.try_into().map_err(|_| "crc")?);
     let body = bytes.get(HEADER_BYTES..).unwrap_or_default();
     if crc32c::crc32c(body) != crc {
         return Err("checksum mismatch".into());
     }
     let state = postcard::from_bytes(body).map_err(|e| e.to_string())?;
-    Ok((state, offset))
+    Ok(Found::State(Box::new(state), offset))
 }
 
 #[cfg(test)]
@@ -83,14 +101,19 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let state = QueueState::new(5, QueueConfig::default());
         write(dir.path(), &state, 77)?;
-        let (back, offset) = read(dir.path()).ok_or("no snapshot")?;
+        let Found::State(back, offset) = read(dir.path()) else {
+            return Err("no snapshot".into());
+        };
         assert_eq!((back.uid(), offset), (5, 77));
         let path = dir.path().join(FILE);
         let mut bytes = fs::read(&path)?;
         let last = bytes.len() - 1;
         bytes[last] ^= 0xff;
-        fs::write(&path, bytes)?;
-        assert!(read(dir.path()).is_none());
+        fs::write(&path, &bytes)?;
+        assert!(matches!(read(dir.path()), Found::Nothing));
+        bytes[4..8].copy_from_slice(&1u32.to_le_bytes());
+        fs::write(&path, &bytes)?;
+        assert!(matches!(read(dir.path()), Found::Outdated(77)));
         Ok(())
     }
 }

@@ -121,3 +121,14 @@ pub struct RedriveOptions {
     /// Most messages moved per second; unlimited if `None`.
     pub rate_per_s: Option<f64>,
 }
+
+/// A worker's completion of a message on a resequencing queue: its receipt and its result.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Completion {
+    /// The receipt of a delivery of the message (any delivery: the first completion wins).
+    pub receipt: String,
+    /// The result's body.
+    pub body: ferry_core::queue::Body,
+    /// The result's attributes (stream output: record headers).
+    pub attributes: std::collections::BTreeMap<String, String>,
+}

@@ -88,6 +88,7 @@ fn checked_batch(stream: &str, config: &StreamConfig, batch: Vec<u8>) -> Result<
         span: header.span(),
         max_timestamp: Timestamp(max_timestamp),
         producer: Some(ProducerBatch::from(&header)),
+        origin: None,
         bytes: batch,
     })
 }

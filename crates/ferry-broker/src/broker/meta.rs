@@ -34,7 +34,7 @@ fn check_tag(key: &str, value: &str) -> Result<()> {
 }
 
 impl Broker {
-    fn record(&self, name: &str) -> Result<QueueRecord> {
+    pub(super) fn record(&self, name: &str) -> Result<QueueRecord> {
         self.check_open()?;
         self.inner
             .catalog

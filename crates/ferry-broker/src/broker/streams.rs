@@ -293,6 +293,13 @@ impl Broker {
         self.check_open()?;
         let _admin = self.inner.admin.lock().await;
         self.stream(name)?;
+        let output = ferry_core::queue::Output::Stream(name.to_owned());
+        if let Some(source) = self.resequence_source_of(&output)? {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("stream {name:?} is the resequence output of {source:?}"),
+            ));
+        }
         let Some(stream) = self.inner.streams.remove(name) else {
             return Err(Error::stream_not_found(name));
         };

@@ -6,11 +6,12 @@ mod attempts;
 mod maintenance;
 mod read;
 mod recovery;
+mod resequence;
 mod task;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::{Detail, QueueMetrics};
-use crate::types::{BatchOutcome, ReceiveOptions, Sent};
+use crate::types::{BatchOutcome, Completion, ReceiveOptions, Sent};
 use ferry_core::MessageId;
 use ferry_core::queue::{
     DeadLetterInfo, Delivery, NewMessage, PeekedMessage, QueueConfig, QueueStats,
@@ -20,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use attempts::MAX_ATTEMPT_ID_BYTES;
 pub(crate) use recovery::open;
+pub(crate) use resequence::{Outbox, Outgoing};
 
 /// The log record kind of a queue command.
 pub(crate) const KIND_QUEUE_COMMAND: u8 = 1;
@@ -83,6 +85,31 @@ pub(crate) enum Request {
         config: QueueConfig,
         reply: Reply<()>,
     },
+    Complete {
+        completions: Vec<Completion>,
+        reply: Reply<BatchOutcome>,
+    },
+    /// Durable releases for the output (resequencing queues).
+    Outbox {
+        max: usize,
+        reply: Reply<Outbox>,
+    },
+    /// The output stored every release up to `through`.
+    Released {
+        through: u64,
+        reply: Reply<()>,
+    },
+    /// Skip the blocked gaps of a key (`None`: every key); answers how many.
+    SkipGaps {
+        key: Option<String>,
+        reply: Reply<u64>,
+    },
+    /// Another queue's releases (each with its release number), to enqueue once.
+    Import {
+        origin: u64,
+        messages: Vec<(u64, Incoming)>,
+        reply: Reply<()>,
+    },
     /// The dead-letter queue stored these durably: remove them here.
     DeadLettered {
         seqs: Vec<u64>,
@@ -108,6 +135,9 @@ pub(crate) enum Request {
 pub(crate) struct QueueHandle {
     name: std::sync::Arc<str>,
     tx: mpsc::Sender<Request>,
+    /// How far the queue's releases are durable (resequencing queues); closed when the
+    /// queue's task ends.
+    releases: tokio::sync::watch::Receiver<u64>,
 }
 
 impl QueueHandle {
@@ -187,6 +217,38 @@ impl QueueHandle {
     pub(crate) async fn configure(&self, config: QueueConfig) -> Result<()> {
         self.call(|reply| Request::Configure { config, reply })
             .await
+    }
+
+    pub(crate) async fn complete(&self, completions: Vec<Completion>) -> Result<BatchOutcome> {
+        self.call(|reply| Request::Complete { completions, reply })
+            .await
+    }
+
+    pub(crate) async fn outbox(&self, max: usize) -> Result<Outbox> {
+        self.call(|reply| Request::Outbox { max, reply }).await
+    }
+
+    pub(crate) async fn released(&self, through: u64) -> Result<()> {
+        self.call(|reply| Request::Released { through, reply })
+            .await
+    }
+
+    pub(crate) async fn skip_gaps(&self, key: Option<String>) -> Result<u64> {
+        self.call(|reply| Request::SkipGaps { key, reply }).await
+    }
+
+    pub(crate) async fn import(&self, origin: u64, messages: Vec<(u64, Incoming)>) -> Result<()> {
+        self.call(|reply| Request::Import {
+            origin,
+            messages,
+            reply,
+        })
+        .await
+    }
+
+    /// Watches how far the queue's releases are durable.
+    pub(crate) fn releases(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.releases.clone()
     }
 
     pub(crate) async fn shutdown(&self) -> Result<()> {

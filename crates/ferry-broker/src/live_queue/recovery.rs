@@ -5,7 +5,7 @@ use super::{CHANNEL_CAPACITY, KIND_QUEUE_COMMAND, QueueHandle};
 use crate::catalog::QueueRecord;
 use crate::error::{Error, ErrorKind, Result};
 use crate::registry::Registry;
-use crate::snapshot;
+use crate::snapshot::{self, Found};
 use ferry_core::queue::{BlobsAt, Command, QueueConfig, QueueState, decode_record};
 use ferry_log::io::Storage;
 use ferry_log::{Flusher, Log, LogConfig};
@@ -16,14 +16,32 @@ use tokio::sync::mpsc;
 /// Rebuilds the queue's state from its snapshot and log.
 fn replay(log: &Log, dir: &Path, record: &QueueRecord) -> Result<(Option<QueueState>, u64)> {
     let (mut state, from) = match snapshot::read(dir) {
-        Some((state, offset)) if (log.start_offset()..=log.next_offset()).contains(&offset) => {
-            (Some(state), offset)
+        Found::State(state, offset)
+            if (log.start_offset()..=log.next_offset()).contains(&offset) =>
+        {
+            (Some(*state), offset)
         }
-        Some((_, offset)) => {
+        Found::State(_, offset) => {
             tracing::error!(dir = %dir.display(), offset, "snapshot does not match the log; replaying the whole log");
             (None, log.start_offset())
         }
-        None => (None, log.start_offset()),
+        Found::Outdated(_) if log.start_offset() == 0 => {
+            tracing::info!(dir = %dir.display(), "snapshot from an older version; replaying the whole log instead");
+            (None, 0)
+        }
+        Found::Outdated(offset) => {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                format!(
+                    "queue {}: its snapshot (covering the log to offset {offset}) was written by an \
+                     older Ferry in a format this version cannot read, and the log before offset {} \
+                     was reclaimed, so this version cannot rebuild the queue",
+                    dir.display(),
+                    log.start_offset()
+                ),
+            ));
+        }
+        Found::Nothing => (None, log.start_offset()),
     };
     let mut replayed = 0u64;
     for record_read in log.replay(from)? {
@@ -80,11 +98,20 @@ pub(crate) async fn open(
     }
     let config = state.config().clone();
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let (releases_tx, releases) = tokio::sync::watch::channel(0);
     let handle = QueueHandle {
         name: Arc::from(name),
         tx: tx.clone(),
+        releases,
     };
-    let mut queue = LiveQueue::new(name.to_owned(), state, log, registry, tx.downgrade());
+    let mut queue = LiveQueue::new(
+        name.to_owned(),
+        state,
+        log,
+        registry,
+        tx.downgrade(),
+        releases_tx,
+    );
     queue.set_recovery(crate::metrics::RecoveryMetrics::new(&report, replayed));
     tokio::spawn(queue.run(rx));
     Ok((handle, config))

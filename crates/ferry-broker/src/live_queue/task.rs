@@ -8,9 +8,9 @@ use crate::clock::MonotonicClock;
 use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::{Detail, QueueEvents, QueueMetrics, RecoveryMetrics, StorageMetrics};
 use crate::registry::Registry;
-use crate::types::{AckMode, BatchOutcome, Failure, ReceiveOptions, Sent};
+use crate::types::{AckMode, BatchOutcome, ReceiveOptions, Sent};
 use ferry_core::queue::{
-    BlobParts, BlobsAt, Command, Delivery, Rejection, encode_blob_parts, encode_record,
+    BlobParts, BlobsAt, Command, Delivery, NewMessage, Rejection, encode_blob_parts, encode_record,
 };
 use ferry_core::{MessageId, Receipt};
 use ferry_log::{Log, SyncTicket};
@@ -20,11 +20,16 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+/// Encoded blobs by batch position, taken out as they are stored.
+pub(super) type Blobs = Vec<Option<Vec<u8>>>;
+
 /// A reply held back until the log is durable up to its record.
 pub(super) struct Pending {
     ticket: SyncTicket,
     /// Messages below this seq become deliverable once the ticket completes.
     durable_below: u64,
+    /// Releases up to this number may be handed to the output once the ticket completes.
+    release_end: u64,
     done: Box<dyn FnOnce(Result<()>) + Send>,
 }
 
@@ -64,6 +69,12 @@ pub(crate) struct LiveQueue {
     pub(super) events: QueueEvents,
     /// Log counters since the task started (segments and bytes are filled in when asked).
     pub(super) storage: StorageMetrics,
+    /// Releases up to this number are durable: the releaser may hand them out.
+    pub(super) durable_release: u64,
+    /// The latest release a sync was asked for.
+    sync_asked_release: u64,
+    /// Tells the releaser how far releases are durable.
+    outbox_tx: tokio::sync::watch::Sender<u64>,
 }
 
 pub(super) fn rejection(queue: &str, r: Rejection) -> Error {
@@ -73,7 +84,8 @@ pub(super) fn rejection(queue: &str, r: Rejection) -> Error {
         Rejection::InvalidReceipt => ErrorKind::InvalidReceipt,
         Rejection::StaleReceipt(_) => ErrorKind::StaleReceipt,
         Rejection::MessageNotFound(_) => ErrorKind::MessageNotFound,
-        Rejection::InFlight(_) => ErrorKind::Conflict,
+        Rejection::InFlight(_) | Rejection::Conflict(_) => ErrorKind::Conflict,
+        Rejection::AlreadyCompleted(_) => ErrorKind::AlreadyCompleted,
         _ => ErrorKind::InvalidRequest,
     };
     Error::new(kind, format!("queue {queue:?}: {r}"))
@@ -104,8 +116,11 @@ impl LiveQueue {
         log: Log,
         registry: Arc<Registry>,
         self_tx: mpsc::WeakSender<Request>,
+        outbox_tx: tokio::sync::watch::Sender<u64>,
     ) -> LiveQueue {
         let active_segment = log.segments().last().map_or(0, |s| s.base_offset);
+        let durable_release = state.last_release();
+        outbox_tx.send_replace(durable_release);
         LiveQueue {
             name,
             clock: MonotonicClock::starting_at(state.now()),
@@ -125,6 +140,9 @@ impl LiveQueue {
             failed: None,
             events: QueueEvents::default(),
             storage: StorageMetrics::default(),
+            durable_release,
+            sync_asked_release: durable_release,
+            outbox_tx,
         }
     }
 
@@ -191,6 +209,19 @@ impl LiveQueue {
                 let _ = reply.send(Ok(self.on_metrics(detail)));
             }
             Request::Configure { config, reply } => self.on_configure(config, reply),
+            Request::Complete { completions, reply } => self.on_complete(completions, reply),
+            Request::Outbox { max, reply } => {
+                let _ = reply.send(self.on_outbox(max));
+            }
+            Request::Released { through, reply } => {
+                let _ = reply.send(self.on_released(through));
+            }
+            Request::SkipGaps { key, reply } => self.on_skip_gaps(key, reply),
+            Request::Import {
+                origin,
+                messages,
+                reply,
+            } => self.on_import(origin, messages, reply),
             Request::DeadLettered { seqs } => self.on_dead_lettered(seqs),
             Request::DeadLetterFailed { seqs } => {
                 for seq in seqs {
@@ -282,6 +313,7 @@ impl LiveQueue {
         self.pending.push_back(Pending {
             ticket,
             durable_below: self.state.next_seq(),
+            release_end: self.state.last_release(),
             done,
         });
     }
@@ -297,12 +329,14 @@ impl LiveQueue {
             return;
         }
         self.state.mark_durable(first.durable_below);
+        self.mark_release_durable(first.release_end);
         (first.done)(Ok(()));
         while self.pending.front().is_some_and(|p| p.ticket.is_ready()) {
             if let Some(p) = self.pending.pop_front() {
                 match p.ticket.wait() {
                     Ok(()) => {
                         self.state.mark_durable(p.durable_below);
+                        self.mark_release_durable(p.release_end);
                         (p.done)(Ok(()));
                     }
                     Err(e) => {
@@ -313,6 +347,23 @@ impl LiveQueue {
                     }
                 }
             }
+        }
+    }
+
+    fn mark_release_durable(&mut self, end: u64) {
+        if end > self.durable_release {
+            self.durable_release = end;
+            self.outbox_tx.send_replace(end);
+        }
+    }
+
+    /// Asks for a sync when releases were made since the last one asked for, so that the
+    /// releaser gets them even when the record that made them did not need one.
+    fn sync_new_releases(&mut self) {
+        let last = self.state.last_release();
+        if last > self.sync_asked_release {
+            self.sync_asked_release = last;
+            self.after_sync(Box::new(|_| {}));
         }
     }
 
@@ -338,8 +389,8 @@ impl LiveQueue {
         }
     }
 
-    fn enqueue(&mut self, messages: Vec<Incoming>) -> Result<Vec<Sent>> {
-        let now = self.clock.now();
+    /// Encodes each message's blob: what an enqueue stores, by batch position.
+    pub(super) fn encode_incoming(messages: Vec<Incoming>) -> Result<(Blobs, Vec<NewMessage>)> {
         let mut blobs = Vec::with_capacity(messages.len());
         let mut news = Vec::with_capacity(messages.len());
         for incoming in messages {
@@ -351,19 +402,24 @@ impl LiveQueue {
                 dedup_id: m.dedup_id.as_deref(),
                 dead_letter: incoming.dead_letter.as_ref(),
             };
-            blobs.push(encode_blob_parts(parts).map_err(internal)?);
+            blobs.push(Some(encode_blob_parts(parts).map_err(internal)?));
             news.push(m);
         }
+        Ok((blobs, news))
+    }
+
+    fn enqueue(&mut self, messages: Vec<Incoming>) -> Result<Vec<Sent>> {
+        let now = self.clock.now();
+        let (mut blobs, news) = Self::encode_incoming(messages)?;
         let lens: Vec<u32> = blobs
             .iter()
-            .map(|b| u32::try_from(b.len()).unwrap_or(u32::MAX))
+            .map(|b| u32::try_from(b.as_ref().map_or(0, Vec::len)).unwrap_or(u32::MAX))
             .collect();
         let decision = self
             .state
             .decide_enqueue(now, &news, &lens)
             .map_err(|r| rejection(&self.name, r))?;
         if let Some(command) = &decision.command {
-            let mut blobs: Vec<Option<Vec<u8>>> = blobs.into_iter().map(Some).collect();
             let stored: Vec<Vec<u8>> = decision
                 .stored
                 .iter()
@@ -431,6 +487,15 @@ impl LiveQueue {
             .unwrap_or_else(|| self.state.config().visibility_timeout());
         let consumer = options.consumer.as_deref().unwrap_or_default();
         let auto_ack = options.ack_mode == AckMode::Auto;
+        if auto_ack && self.state.config().resequence.is_some() {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                format!(
+                    "queue {:?} resequences: receive with leases and complete each message (auto_ack would leave only gaps)",
+                    self.name
+                ),
+            ));
+        }
         let attempt = options.attempt_id.as_deref().filter(|_| !auto_ack);
         if let Some(id) = attempt
             && let Some(deliveries) = self.repeat_attempt(id, now, visibility)?
@@ -472,21 +537,7 @@ impl LiveQueue {
 
     fn on_receipts(&mut self, receipts: Vec<String>, reply: Reply<BatchOutcome>, op: ReceiptOp) {
         let now = self.clock.now();
-        let mut failed = Vec::new();
-        let mut parsed = Vec::with_capacity(receipts.len());
-        let mut positions = Vec::with_capacity(receipts.len());
-        for (i, text) in receipts.iter().enumerate() {
-            match Receipt::decode(text) {
-                Some(r) => {
-                    parsed.push(r);
-                    positions.push(i);
-                }
-                None => failed.push(Failure {
-                    receipt: text.clone(),
-                    error: rejection(&self.name, Rejection::InvalidReceipt),
-                }),
-            }
-        }
+        let (parsed, positions, mut failed) = self.parse_receipts(&receipts);
         let durable = matches!(op, ReceiptOp::Ack) && self.state.config().fifo;
         let (command, rejected) = match op {
             ReceiptOp::Ack => self.state.decide_ack(now, &parsed),
@@ -505,17 +556,7 @@ impl LiveQueue {
                 }
             }
         }
-        for (index, r) in rejected {
-            let receipt = positions
-                .get(index)
-                .and_then(|&p| receipts.get(p))
-                .cloned()
-                .unwrap_or_default();
-            failed.push(Failure {
-                receipt,
-                error: rejection(&self.name, r),
-            });
-        }
+        failed.extend(self.failures(&receipts, &positions, rejected));
         if let Some(command) = command
             && let Err(e) = self.append_apply(&command, &[])
         {
@@ -571,6 +612,10 @@ impl LiveQueue {
     }
 
     fn on_configure(&mut self, config: ferry_core::queue::QueueConfig, reply: Reply<()>) {
+        if let Err(r) = self.state.check_config_change(&config) {
+            let _ = reply.send(Err(rejection(&self.name, r)));
+            return;
+        }
         let command = Command::Configure {
             now: self.clock.now(),
             config,
@@ -610,6 +655,7 @@ impl LiveQueue {
     async fn after_event(&mut self) {
         self.serve_waiters();
         self.forward_dead_letters();
+        self.sync_new_releases();
         self.maybe_maintain().await;
     }
 
@@ -676,8 +722,13 @@ fn reply_error(request: Request, e: Error) {
         | Request::Nack { reply, .. }
         | Request::ChangeVisibility { reply, .. } => drop(reply.send(Err(e))),
         Request::Peek { reply, .. } => drop(reply.send(Err(e))),
+        Request::Complete { reply, .. } => drop(reply.send(Err(e))),
+        Request::Outbox { reply, .. } => drop(reply.send(Err(e))),
+        Request::SkipGaps { reply, .. } => drop(reply.send(Err(e))),
         Request::Cancel { reply, .. }
         | Request::Configure { reply, .. }
+        | Request::Released { reply, .. }
+        | Request::Import { reply, .. }
         | Request::Shutdown { reply }
         | Request::Stop { reply } => {
             drop(reply.send(Err(e)));

@@ -17,7 +17,9 @@ pub(crate) use read::first_timestamp;
 use crate::error::{Error, ErrorKind, Result};
 use crate::stream_types::{AppendedRecord, NewRecord};
 use ferry_core::Timestamp;
-use ferry_core::stream::{StreamConfig, StreamRecord, encode_batch, partition_for_key};
+use ferry_core::stream::{
+    StreamConfig, StreamRecord, encode_batch, mark_origin, partition_for_key,
+};
 use ferry_log::io::Storage;
 use ferry_log::{Flusher, Log, LogConfig};
 use std::collections::BTreeMap;
@@ -230,6 +232,59 @@ impl LiveStream {
         Ok(out)
     }
 
+    /// Appends results a resequencing queue released (`origin`: its origin id), each with its
+    /// release number, in release order. A keyless one goes to partition 0, a keyed one by
+    /// its key, so each order key stays in one partition and in order. A partition is first
+    /// asked which releases it already holds (a hand-over repeated after a crash), and only
+    /// later ones are sent, as one batch marked with the last release number.
+    pub(crate) async fn append_released(
+        &self,
+        origin: i64,
+        records: Vec<(u64, NewRecord)>,
+        now: Timestamp,
+    ) -> Result<()> {
+        let config = self.config();
+        let (releases, mut records): (Vec<u64>, Vec<NewRecord>) = records.into_iter().unzip();
+        for record in &mut records {
+            if record.key.is_none() {
+                record.partition = Some(0);
+            }
+        }
+        let targets = self.route(&records, &config)?;
+        let mut by_partition: BTreeMap<u32, Vec<(u64, NewRecord)>> = BTreeMap::new();
+        for ((release, record), partition) in releases.into_iter().zip(records).zip(targets) {
+            by_partition
+                .entry(partition)
+                .or_default()
+                .push((release, record));
+        }
+        for (partition, records) in by_partition {
+            let handle = self.partition(partition)?;
+            let mark = handle.origin_mark(origin).await?;
+            let fresh: Vec<(u64, NewRecord)> =
+                records.into_iter().filter(|(n, _)| *n > mark).collect();
+            let Some(&(last, _)) = fresh.last() else {
+                continue;
+            };
+            let stream_records: Vec<StreamRecord> = fresh
+                .into_iter()
+                .map(|(_, r)| StreamRecord {
+                    timestamp_ms: r.timestamp.unwrap_or(now).as_millis(),
+                    key: r.key,
+                    value: r.value,
+                    headers: r.headers,
+                })
+                .collect();
+            let mut batch = encode(&stream_records)?;
+            mark_origin(&mut batch.bytes, origin, last)
+                .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+            batch.origin = Some((origin, last));
+            handle.append(batch, None).await?;
+            self.counters.on_batches(1);
+        }
+        Ok(())
+    }
+
     /// The partition of every record: explicit, else by key, else the sticky one.
     fn route(&self, records: &[NewRecord], config: &StreamConfig) -> Result<Vec<u32>> {
         let count = config.partitions;
@@ -297,5 +352,6 @@ fn encode(records: &[StreamRecord]) -> Result<EncodedBatch> {
         span: u32::try_from(records.len()).unwrap_or(u32::MAX),
         max_timestamp: Timestamp(records.iter().map(|r| r.timestamp_ms).max().unwrap_or(0)),
         producer: None,
+        origin: None,
     })
 }

@@ -8,9 +8,10 @@ use crate::stream_types::PartitionInfo;
 use ferry_core::Timestamp;
 use ferry_core::stream::{
     OffsetError, PartitionState, ProducerBatch, ProducerError, ProducerStates, StreamConfig,
-    Verdict, decode_header, retention_cutoff, set_base_offset,
+    Verdict, decode_header, origin_of, retention_cutoff, set_base_offset,
 };
 use ferry_log::{Log, RewrittenSegment, SegmentSource, SyncTicket};
+use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +36,9 @@ pub(crate) struct EncodedBatch {
     /// Its idempotent producer's fields, checked against the partition's producer state
     /// (`None` for batches Ferry encoded itself).
     pub(crate) producer: Option<ProducerBatch>,
+    /// For a resequencer's batch: the releasing queue's origin id and the batch's last release
+    /// number (also marked in the header, see `ferry_core::stream::mark_origin`).
+    pub(crate) origin: Option<(i64, u64)>,
 }
 
 /// Stored batches read from a partition, only durable ones.
@@ -90,6 +94,11 @@ pub(crate) enum Request {
         offset: u64,
         reply: Reply<u64>,
     },
+    /// The last release of a resequencing queue (by origin id) this partition holds.
+    OriginMark {
+        origin: i64,
+        reply: Reply<u64>,
+    },
     /// Wait for what is in flight and stop.
     Shutdown {
         reply: Reply<()>,
@@ -126,6 +135,12 @@ impl PartitionHandle {
             reply,
         })
         .await
+    }
+
+    /// The last release of resequencing queue `origin` this partition holds (0 if none).
+    pub(crate) async fn origin_mark(&self, origin: i64) -> Result<u64> {
+        self.call(|reply| Request::OriginMark { origin, reply })
+            .await
     }
 
     /// Reads whole durable batches from the one holding `from` (or the next one stored).
@@ -200,6 +215,8 @@ struct LivePartition {
     pending: VecDeque<Pending>,
     /// Idempotent producers' sequences: what drops retried batches.
     producers: ProducerStates,
+    /// Resequencing queues' last releases stored here, by origin id.
+    origins: HashMap<i64, u64>,
     /// Set once storage failed: every later request gets this error.
     failed: Option<Error>,
 }
@@ -215,7 +232,7 @@ pub(crate) fn start(
 ) -> PartitionHandle {
     let mut state = PartitionState::recovered(log.start_offset(), log.next_offset());
     state.retained(start_floor);
-    let producers = rebuild_producers(&label, &log);
+    let (producers, origins) = rebuild_producers(&label, &log);
     let initial = Ends {
         start: state.start(),
         end: state.durable_end(),
@@ -230,6 +247,7 @@ pub(crate) fn start(
         ends: ends_tx,
         pending: VecDeque::new(),
         producers,
+        origins,
         failed: None,
     };
     tokio::spawn(partition.run(rx, retention_interval));
@@ -306,6 +324,9 @@ impl LivePartition {
             Request::DeleteBefore { offset, reply } => {
                 let _ = reply.send(self.delete_before(offset));
             }
+            Request::OriginMark { origin, reply } => {
+                let _ = reply.send(Ok(self.origins.get(&origin).copied().unwrap_or(0)));
+            }
             Request::Shutdown { .. } => {}
         }
     }
@@ -330,7 +351,22 @@ impl LivePartition {
             }
         };
         let producer = batch.producer.filter(ProducerBatch::is_idempotent);
-        if let Some(producer) = &producer {
+        if let Some((origin, release)) = batch.origin {
+            if self
+                .origins
+                .get(&origin)
+                .is_some_and(|&mark| release <= mark)
+            {
+                // A repeated hand-over: already stored; answer once what is written is durable.
+                self.pending.push_back(Pending {
+                    ticket: self.log.sync(),
+                    base_offset: self.state.next(),
+                    end: self.state.next(),
+                    reply,
+                });
+                return;
+            }
+        } else if let Some(producer) = &producer {
             match self.producers.check(producer) {
                 Ok(Verdict::Append) => {}
                 Ok(Verdict::Duplicate { base_offset, .. }) => {
@@ -362,7 +398,9 @@ impl LivePartition {
         );
         match appended {
             Ok(appended) => {
-                if let Some(producer) = &producer {
+                if let Some((origin, release)) = batch.origin {
+                    self.origins.insert(origin, release);
+                } else if let Some(producer) = &producer {
                     self.producers.record(producer, appended.offset);
                 }
                 self.pending.push_back(Pending {
@@ -528,12 +566,14 @@ impl LivePartition {
 /// time grow with the data kept.
 const PRODUCER_SCAN_SEGMENTS: usize = 2;
 
-/// The idempotent producers' state, rebuilt from the headers of the newest stored batches.
-fn rebuild_producers(label: &str, log: &Log) -> ProducerStates {
+/// The idempotent producers' state and the resequencers' last releases, rebuilt from the
+/// headers of the newest stored batches.
+fn rebuild_producers(label: &str, log: &Log) -> (ProducerStates, HashMap<i64, u64>) {
     let mut producers = ProducerStates::new();
+    let mut origins = HashMap::new();
     let segments = log.segments();
     let Some(first) = segments.get(segments.len().saturating_sub(PRODUCER_SCAN_SEGMENTS)) else {
-        return producers;
+        return (producers, origins);
     };
     let mut from = first.base_offset;
     let end = log.next_offset();
@@ -550,12 +590,19 @@ fn rebuild_producers(label: &str, log: &Log) -> ProducerStates {
             if record.kind == KIND_STREAM_BATCH
                 && let Ok(header) = decode_header(&record.payload)
             {
-                producers.observe(&header);
+                match origin_of(&header) {
+                    Some((origin, release)) => {
+                        origins.insert(origin, release);
+                    }
+                    None => {
+                        producers.observe(&header);
+                    }
+                }
             }
             from = from.max(record.offset + u64::from(record.span));
         }
     }
-    producers
+    (producers, origins)
 }
 
 /// A producer-state refusal as a broker error.

@@ -8,6 +8,7 @@ use super::attribute::TypedAttributes;
 use super::config::QueueConfig;
 use super::dedup::DedupKey;
 use super::message::{Body, BodyEncoding, DeadLetterInfo};
+use super::stored_config::{LegacyConfig, as_json};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -62,16 +63,30 @@ pub enum RemoveCause {
     DeadLettered,
 }
 
+/// One completion of a [`Command::Complete`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompleteEntry {
+    /// The completed message.
+    pub seq: u64,
+    /// Length of its result's blob in the record.
+    pub blob_len: u32,
+    /// Length of the result's body.
+    pub body_len: u32,
+}
+
 /// A resolved queue command: one log record.
+///
+/// Records are postcard, which numbers variants by position: new variants go at the end, and a
+/// variant's fields never change (the first `Configure` became [`Command::LegacyConfigure`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Command {
-    /// Sets the queue's config (the first record of every queue log, then every update).
-    Configure {
+    /// A config in the first log format (read only; [`Command::Configure`] replaced it).
+    LegacyConfigure {
         /// When.
         now: Timestamp,
         /// The new config.
-        config: QueueConfig,
-        /// The queue's incarnation id (the high half of its message ids).
+        config: LegacyConfig,
+        /// The queue's incarnation id.
         uid: u64,
     },
     /// Adds messages (their blobs follow the command in the record).
@@ -143,13 +158,64 @@ pub enum Command {
         /// Each message and the length of its copied blob.
         seqs: Vec<(u64, u32)>,
     },
+    /// Sets the queue's config (the first record of every queue log, then every update).
+    Configure {
+        /// When.
+        now: Timestamp,
+        /// The new config.
+        #[serde(with = "as_json")]
+        config: QueueConfig,
+        /// The queue's incarnation id (the high half of its message ids).
+        uid: u64,
+    },
+    /// Resequencing queues: takes messages out with their results (whose blobs follow the
+    /// command in the record), which wait in their key's line until released in order.
+    Complete {
+        /// When.
+        now: Timestamp,
+        /// The completions.
+        items: Vec<CompleteEntry>,
+    },
+    /// Resequencing queues: the output stored every release up to `through`.
+    Released {
+        /// When.
+        now: Timestamp,
+        /// The last release number stored.
+        through: u64,
+    },
+    /// Resequencing queues: an operator skipped the blocked gaps of a key (`None`: every key).
+    SkipGaps {
+        /// When.
+        now: Timestamp,
+        /// The order key.
+        key: Option<String>,
+    },
+    /// Adds messages released by another queue's resequencer (`origin`), whose releases up to
+    /// `through` this queue then holds: a repeated hand-over is recognised and not stored twice.
+    Import {
+        /// When.
+        now: Timestamp,
+        /// The releasing queue.
+        origin: u64,
+        /// Its last release number among these messages.
+        through: u64,
+        /// The new messages.
+        messages: Vec<EnqueueEntry>,
+        /// Oldest messages pushed out by `overflow = drop_oldest`.
+        dropped: Vec<u64>,
+    },
 }
 
 impl Command {
     /// The time the command happened at.
     pub fn now(&self) -> Timestamp {
         match self {
-            Command::Configure { now, .. }
+            Command::LegacyConfigure { now, .. }
+            | Command::Configure { now, .. }
+            | Command::Complete { now, .. }
+            | Command::Released { now, .. }
+            | Command::SkipGaps { now, .. }
+            | Command::Import { now, .. }
             | Command::Enqueue { now, .. }
             | Command::Receive { now, .. }
             | Command::Ack { now, .. }

@@ -1,6 +1,7 @@
 //! A queue's configuration: every key has a default and a validation rule.
 
-use crate::ids::QueueName;
+use super::resequence::{Output, ResequenceConfig};
+use crate::ids::{QueueName, StreamName};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -96,6 +97,9 @@ pub struct QueueConfig {
     pub overflow: Overflow,
     /// What happens to expired messages.
     pub on_expire: ExpireAction,
+    /// Release completed results to an output in arrival order per order key (see
+    /// [`super::resequence`]).
+    pub resequence: Option<ResequenceConfig>,
 }
 
 impl Default for QueueConfig {
@@ -121,6 +125,7 @@ impl Default for QueueConfig {
             max_bytes: None,
             overflow: Overflow::Reject,
             on_expire: ExpireAction::Drop,
+            resequence: None,
         }
     }
 }
@@ -219,6 +224,30 @@ impl QueueConfig {
         }
         if self.max_bytes == Some(0) {
             return Err(refuse("max_bytes", "must be at least 1"));
+        }
+        if let Some(resequence) = &self.resequence {
+            if self.fifo {
+                return Err(refuse(
+                    "resequence",
+                    "a resequencing queue delivers one key's messages in parallel; it cannot be FIFO",
+                ));
+            }
+            match &resequence.output {
+                Output::Queue(output) => {
+                    let output = QueueName::new(output)
+                        .map_err(|e| refuse("resequence", format!("output queue: {e}")))?;
+                    if &output == name {
+                        return Err(refuse(
+                            "resequence",
+                            "a queue cannot be its own resequence output",
+                        ));
+                    }
+                }
+                Output::Stream(output) => {
+                    StreamName::new(output)
+                        .map_err(|e| refuse("resequence", format!("output stream: {e}")))?;
+                }
+            }
         }
         if let Some(dlq) = &self.dead_letter_queue {
             let dlq =

@@ -4,10 +4,11 @@
 //! The caller logs the command and then applies it with [`QueueState::apply`].
 
 use super::backoff::retry_delay;
-use super::command::{BlobRef, Command, EnqueueEntry, RemoveCause};
+use super::command::{BlobRef, Command, CompleteEntry, EnqueueEntry, RemoveCause};
 use super::config::{DedupScope, MAX_RETENTION_MS, Overflow};
 use super::dedup::DedupKey;
 use super::message::{BodyEncoding, MAX_PRIORITY, NewMessage};
+use super::resequence::Output;
 use super::state::{Phase, QueueState};
 use crate::ids::{MessageId, Receipt};
 use crate::time::Timestamp;
@@ -58,6 +59,35 @@ pub enum Rejection {
     /// The message is leased and cannot be cancelled.
     #[error("message {0} is in flight: ack or nack it with its receipt")]
     InFlight(MessageId),
+    /// A completion for a queue without a `resequence` output.
+    #[error("the queue has no resequence output: ack messages instead of completing them")]
+    NotResequencing,
+    /// A completion for a message already completed or gone (the first completion wins).
+    #[error("message {0} was already completed, or has left the queue")]
+    AlreadyCompleted(MessageId),
+    /// A change the queue's current contents do not allow.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// A result handed in with a completion: its body's length and its blob's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResultSize {
+    /// Body bytes.
+    pub body_len: usize,
+    /// Blob bytes (body, attributes and header).
+    pub blob_len: u32,
+}
+
+/// A decided completion.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompleteDecision {
+    /// The command to log and apply, if any completion was good.
+    pub command: Option<Command>,
+    /// The refused completions by batch position.
+    pub failed: Vec<(usize, Rejection)>,
+    /// Which results are stored, in record order: their blobs follow the command.
+    pub stored: Vec<usize>,
 }
 
 /// A decided enqueue.
@@ -540,6 +570,192 @@ impl QueueState {
             Phase::Leased { .. } => Err(Rejection::InFlight(id)),
             Phase::DeadLettering(_) => Err(Rejection::MessageNotFound(id)),
         }
+    }
+
+    /// Decides completions (resequencing queues): each takes its message out and parks
+    /// `results[i]`. A receipt from any delivery of a message still in the queue may complete
+    /// it, even one whose lease ran out: the first completion wins, later ones are refused.
+    ///
+    /// # Errors
+    /// [`Rejection::NotResequencing`] when the queue has no resequence output.
+    pub fn decide_complete(
+        &mut self,
+        now: Timestamp,
+        receipts: &[Receipt],
+        results: &[ResultSize],
+    ) -> Result<CompleteDecision, Rejection> {
+        let Some(resequence) = &self.config.resequence else {
+            return Err(Rejection::NotResequencing);
+        };
+        let needs_body = matches!(resequence.output, Output::Queue(_));
+        self.advance(now);
+        let mut decision = CompleteDecision {
+            command: None,
+            failed: Vec::new(),
+            stored: Vec::new(),
+        };
+        let mut items: Vec<CompleteEntry> = Vec::new();
+        for (index, (receipt, size)) in receipts.iter().zip(results).enumerate() {
+            match self.check_completion(index, receipt, *size, needs_body) {
+                Ok(seq) if items.iter().all(|i| i.seq != seq) => {
+                    items.push(CompleteEntry {
+                        seq,
+                        blob_len: size.blob_len,
+                        body_len: u32::try_from(size.body_len).unwrap_or(u32::MAX),
+                    });
+                    decision.stored.push(index);
+                }
+                Ok(_) => decision
+                    .failed
+                    .push((index, Rejection::AlreadyCompleted(receipt.id))),
+                Err(e) => decision.failed.push((index, e)),
+            }
+        }
+        if !items.is_empty() {
+            decision.command = Some(Command::Complete {
+                now: self.now,
+                items,
+            });
+        }
+        Ok(decision)
+    }
+
+    fn check_completion(
+        &self,
+        index: usize,
+        receipt: &Receipt,
+        size: ResultSize,
+        needs_body: bool,
+    ) -> Result<u64, Rejection> {
+        let seq = receipt.id.seq();
+        if receipt.id.queue_uid() != self.uid || seq >= self.next_seq || receipt.receive_count == 0
+        {
+            return Err(Rejection::InvalidReceipt);
+        }
+        let entry = self
+            .entries
+            .get(&seq)
+            .ok_or(Rejection::AlreadyCompleted(receipt.id))?;
+        if receipt.receive_count > entry.receive_count {
+            return Err(Rejection::InvalidReceipt);
+        }
+        if let Phase::DeadLettering(_) = entry.phase {
+            return Err(Rejection::StaleReceipt(
+                "the message was moved to the dead-letter queue",
+            ));
+        }
+        if size.body_len > self.config.max_message_bytes as usize {
+            return Err(Rejection::MessageTooLarge {
+                index,
+                bytes: size.body_len,
+                max: self.config.max_message_bytes,
+            });
+        }
+        if needs_body && size.body_len == 0 {
+            return Err(invalid(
+                index,
+                "result body is empty (the output is a queue)",
+            ));
+        }
+        Ok(seq)
+    }
+
+    /// Decides that the output stored every release up to `through`.
+    pub fn decide_released(&mut self, now: Timestamp, through: u64) -> Command {
+        self.advance(now);
+        Command::Released {
+            now: self.now,
+            through,
+        }
+    }
+
+    /// Decides an operator's skip of the blocked gaps of `key` (`None`: every key).
+    ///
+    /// # Errors
+    /// [`Rejection::NotResequencing`] when the queue has no resequence output.
+    pub fn decide_skip_gaps(
+        &mut self,
+        now: Timestamp,
+        key: Option<String>,
+    ) -> Result<Command, Rejection> {
+        if self.config.resequence.is_none() {
+            return Err(Rejection::NotResequencing);
+        }
+        self.advance(now);
+        Ok(Command::SkipGaps { now: self.now, key })
+    }
+
+    /// Decides the enqueue of messages released by queue `origin`, each with its release
+    /// number; those this queue already holds (a repeated hand-over) are left out. Returns
+    /// `None` when nothing is new, else the decision as [`QueueState::decide_enqueue`] makes
+    /// it, for the messages `fresh` picks out.
+    ///
+    /// # Errors
+    /// As [`QueueState::decide_enqueue`].
+    pub fn decide_import(
+        &mut self,
+        now: Timestamp,
+        origin: u64,
+        releases: &[u64],
+        messages: &[NewMessage],
+        blob_lens: &[u32],
+    ) -> Result<Option<(EnqueueDecision, Vec<usize>)>, Rejection> {
+        let mark = self.origin_mark(origin);
+        let fresh: Vec<usize> = (0..messages.len())
+            .filter(|&i| releases.get(i).is_some_and(|&n| n > mark))
+            .collect();
+        let Some(&through) = fresh.last().and_then(|&i| releases.get(i)) else {
+            return Ok(None);
+        };
+        let news: Vec<NewMessage> = fresh
+            .iter()
+            .filter_map(|&i| messages.get(i).cloned())
+            .collect();
+        let lens: Vec<u32> = fresh
+            .iter()
+            .map(|&i| blob_lens.get(i).copied().unwrap_or(0))
+            .collect();
+        let mut decision = self.decide_enqueue(now, &news, &lens)?;
+        if let Some(Command::Enqueue {
+            now,
+            messages,
+            dropped,
+            ..
+        }) = decision.command.take()
+        {
+            decision.command = Some(Command::Import {
+                now,
+                origin,
+                through,
+                messages,
+                dropped,
+            });
+        }
+        Ok(Some((decision, fresh)))
+    }
+
+    /// The last release of queue `origin` this queue holds (0 if none).
+    pub fn origin_mark(&self, origin: u64) -> u64 {
+        self.origins.get(&origin).copied().unwrap_or(0)
+    }
+
+    /// Checks that `new` may replace the current config given what the queue holds: turning
+    /// resequencing on or off needs an empty queue with nothing held back or releasing.
+    ///
+    /// # Errors
+    /// [`Rejection::Conflict`] saying why.
+    pub fn check_config_change(&self, new: &super::config::QueueConfig) -> Result<(), Rejection> {
+        let was = self.config.resequence.is_some();
+        let will = new.resequence.is_some();
+        if was != will && !(self.entries.is_empty() && self.reseq.is_empty()) {
+            return Err(Rejection::Conflict(format!(
+                "resequence can only be turned {} while the queue is empty and no result is held back \
+                 ({} messages stored)",
+                if will { "on" } else { "off" },
+                self.entries.len()
+            )));
+        }
+        Ok(())
     }
 
     /// When a receive that finds nothing now could next succeed, besides a new message arriving:

@@ -229,4 +229,7 @@ pub struct QueueStats {
     pub deduplicated_total: u64,
     /// Messages removed by overflow, purge or cancel, in all.
     pub removed_total: u64,
+    /// Resequencing queues: held-back results, releases and gaps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resequence: Option<super::resequence::ResequenceStats>,
 }

@@ -13,7 +13,9 @@ mod dedup;
 mod limits;
 mod message;
 mod observe;
+pub mod resequence;
 mod state;
+mod stored_config;
 mod view;
 
 pub use attribute::{TypedAttribute, TypedAttributes, TypedValue};
@@ -25,10 +27,17 @@ pub use dedup::{DedupKey, DedupWindow};
 pub use limits::TokenBucket;
 pub use message::*;
 pub use observe::{Breakdown, FifoBreakdown, GroupLoad, Tally};
+pub use resequence::{
+    GAP_MARKER_ATTRIBUTE, GapPolicy, Output, Release, ResequenceConfig, ResequenceStats,
+    SOURCE_ID_ATTRIBUTE,
+};
 pub use state::QueueState;
+pub use stored_config::LegacyConfig;
 pub use view::*;
 
 #[cfg(test)]
 mod props;
+#[cfg(test)]
+mod resequence_tests;
 #[cfg(test)]
 mod tests;

@@ -7,11 +7,13 @@
 //! is why timer ticks need not be logged: the next logged command's `now` catches replay up.
 
 use super::backoff::retry_delay;
-use super::command::{BlobRef, BlobsAt, Command, EnqueueEntry, RemoveCause};
+use super::command::{BlobRef, BlobsAt, Command, CompleteEntry, EnqueueEntry, RemoveCause};
 use super::config::{ExpireAction, QueueConfig};
 use super::dedup::DedupWindow;
 use super::limits::TokenBucket;
 use super::message::{DeadLetterCause, MAX_PRIORITY, MAX_REASONS, MessageState, QueueStats};
+use super::resequence::{Held, Resequencer};
+use super::stored_config::as_json;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -84,6 +86,7 @@ pub(crate) struct Counters {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct QueueState {
     pub(crate) uid: u64,
+    #[serde(with = "as_json")]
     pub(crate) config: QueueConfig,
     pub(crate) next_seq: u64,
     /// The latest instant the state has been advanced to.
@@ -107,6 +110,11 @@ pub struct QueueState {
     pub(crate) bucket: TokenBucket,
     pub(crate) bytes: u64,
     pub(crate) counters: Counters,
+    /// Resequencing queues: lines by order key, and results on their way out.
+    pub(crate) reseq: Resequencer,
+    /// Per queue whose resequencer releases into this one (by its uid): the last release
+    /// stored here, so that a hand-over repeated after a crash is not stored twice.
+    pub(crate) origins: BTreeMap<u64, u64>,
     /// Messages with a seq at or above this are not yet durable and so not deliverable.
     /// Live-only: recovery marks everything replayed as durable.
     #[serde(skip)]
@@ -137,6 +145,8 @@ impl QueueState {
             bucket: TokenBucket::default(),
             bytes: 0,
             counters: Counters::default(),
+            reseq: Resequencer::default(),
+            origins: BTreeMap::new(),
             durable_below: 1,
         }
     }
@@ -177,6 +187,10 @@ impl QueueState {
         self.advance(command.now());
         let now = self.now;
         match command {
+            Command::LegacyConfigure { config, uid, .. } => {
+                self.config = config.clone().into();
+                self.uid = *uid;
+            }
             Command::Configure { config, uid, .. } => {
                 self.config = config.clone();
                 self.uid = *uid;
@@ -188,18 +202,34 @@ impl QueueState {
                 ..
             } => {
                 self.counters.deduplicated += u64::from(*duplicates);
+                self.apply_enqueue(messages, dropped, blobs, now);
+            }
+            Command::Import {
+                origin,
+                through,
+                messages,
+                dropped,
+                ..
+            } => {
+                self.origins.insert(*origin, *through);
+                self.apply_enqueue(messages, dropped, blobs, now);
+            }
+            Command::Complete { items, .. } => {
                 let mut position = blobs.position;
-                for entry in messages {
+                for item in items {
                     let blob = BlobRef {
                         segment: blobs.segment,
                         position,
-                        len: entry.blob_len,
+                        len: item.blob_len,
                     };
-                    position += u64::from(entry.blob_len);
-                    self.apply_enqueue_one(entry, blob, now);
+                    position += u64::from(item.blob_len);
+                    self.apply_complete(item, blob, now);
                 }
-                for seq in dropped {
-                    self.dead_letter_or_drop(*seq, DeadLetterCause::Overflow);
+            }
+            Command::Released { through, .. } => self.reseq.released(*through),
+            Command::SkipGaps { key, .. } => {
+                if let Some(config) = &self.config.resequence {
+                    self.reseq.skip_blocked(key.as_deref(), now, config);
                 }
             }
             Command::Receive {
@@ -251,6 +281,7 @@ impl QueueState {
                     self.remove(seq);
                     self.counters.removed += 1;
                 }
+                self.reseq.unblock_all(now);
             }
             Command::Relocate { seqs, .. } => {
                 let mut position = blobs.position;
@@ -268,6 +299,46 @@ impl QueueState {
         }
     }
 
+    fn apply_enqueue(
+        &mut self,
+        messages: &[EnqueueEntry],
+        dropped: &[u64],
+        blobs: BlobsAt,
+        now: Timestamp,
+    ) {
+        let mut position = blobs.position;
+        for entry in messages {
+            let blob = BlobRef {
+                segment: blobs.segment,
+                position,
+                len: entry.blob_len,
+            };
+            position += u64::from(entry.blob_len);
+            self.apply_enqueue_one(entry, blob, now);
+        }
+        for seq in dropped {
+            self.dead_letter_or_drop(*seq, DeadLetterCause::Overflow);
+        }
+    }
+
+    /// Takes a completed message out and parks its result in its line (which may release it).
+    fn apply_complete(&mut self, item: &CompleteEntry, blob: BlobRef, now: Timestamp) {
+        let Some(entry) = self.entries.get(&item.seq) else {
+            return;
+        };
+        let held = Held {
+            blob: Some(blob),
+            body_len: item.body_len,
+            enqueued_at: entry.enqueued_at,
+            completed_at: now,
+        };
+        let group = entry.group.clone();
+        self.reseq.complete(group.as_deref(), item.seq, held);
+        if self.remove(item.seq).is_some() {
+            self.counters.acked += 1;
+        }
+    }
+
     fn apply_enqueue_one(&mut self, entry: &EnqueueEntry, blob: BlobRef, now: Timestamp) {
         let seq = entry.seq;
         debug_assert!(seq >= self.next_seq, "seqs only grow");
@@ -280,6 +351,9 @@ impl QueueState {
         }
         if let Some(group) = self.fifo_group(entry.group.as_deref()) {
             self.groups.entry(group).or_default().seqs.insert(seq);
+        }
+        if self.config.resequence.is_some() {
+            self.reseq.admit(entry.group.as_deref(), seq);
         }
         self.entries.insert(
             seq,
@@ -512,6 +586,10 @@ impl QueueState {
         self.unindex(seq);
         let entry = self.entries.remove(&seq)?;
         self.bytes = self.bytes.saturating_sub(u64::from(entry.body_len));
+        if let Some(config) = &self.config.resequence {
+            let (key, now) = (entry.group.as_deref(), self.now);
+            self.reseq.leave(key, seq, now, config, entry.enqueued_at);
+        }
         if let Some(group) = self.fifo_group(entry.group.as_deref()) {
             if let Some(g) = self.groups.get_mut(&group) {
                 g.seqs.remove(&seq);
@@ -594,6 +672,11 @@ impl QueueState {
             expired_total: c.expired,
             deduplicated_total: c.deduplicated,
             removed_total: c.removed,
+            resequence: self
+                .config
+                .resequence
+                .as_ref()
+                .map(|_| self.reseq.stats(self.now)),
         }
     }
 
@@ -628,6 +711,11 @@ impl QueueState {
     /// Whether the messages' bodies all lie at or after `segment` (the lowest segment any live
     /// message needs, for reclaiming older ones).
     pub fn lowest_segment(&self) -> Option<u64> {
-        self.entries.values().map(|e| e.blob.segment).min()
+        let results = self.reseq.blobs().map(|b| b.segment);
+        self.entries
+            .values()
+            .map(|e| e.blob.segment)
+            .chain(results)
+            .min()
     }
 }

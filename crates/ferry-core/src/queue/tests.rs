@@ -45,7 +45,7 @@ impl Harness {
         h
     }
 
-    fn commit(&mut self, command: Command) {
+    pub(super) fn commit(&mut self, command: Command) {
         let blobs = BlobsAt {
             segment: 0,
             position: self.position,

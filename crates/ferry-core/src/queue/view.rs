@@ -130,6 +130,21 @@ impl QueueState {
         self.entries.iter().map(|(&seq, e)| (seq, e.blob))
     }
 
+    /// Resequencing queues: the number of the latest release (0 if none yet).
+    pub fn last_release(&self) -> u64 {
+        self.reseq.last_release()
+    }
+
+    /// Resequencing queues: up to `max` results released in order and not yet stored by the
+    /// output, from release number `after` on (exclusive), with their release numbers.
+    pub fn outbox(&self, after: u64, max: usize) -> Vec<(u64, super::resequence::Release)> {
+        self.reseq
+            .outbox_after(after)
+            .take(max)
+            .map(|(n, r)| (n, r.clone()))
+            .collect()
+    }
+
     /// Whether this queue's dead-letter info says it was caused by `cause` (helper for tests).
     pub fn is_dead_lettering(&self, seq: u64, cause: DeadLetterCause) -> bool {
         self.entries

@@ -341,6 +341,14 @@ pub enum BatchError {
         /// The batch's last offset delta.
         last_offset_delta: u32,
     },
+    /// A resequencer's origin mark that the producer fields cannot hold.
+    #[error("origin {origin} with release {release} cannot be marked on a batch")]
+    OriginOutOfRange {
+        /// The origin id (must not be negative).
+        origin: i64,
+        /// The release number (at most `MAX_RELEASE`).
+        release: u64,
+    },
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1211,6 +1219,26 @@ pub fn set_base_offset(batch: &mut [u8], base_offset: u64) -> Result<(), BatchEr
         });
     }
     patch(batch, 0, &base_offset.to_be_bytes());
+    Ok(())
+}
+
+/// Rewrites a batch's producer fields (id, epoch, base sequence) and its CRC, which covers
+/// them.
+///
+/// # Errors
+/// What [`decode_header`] finds wrong with the frame.
+pub fn set_producer_fields(
+    batch: &mut [u8],
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+) -> Result<(), BatchError> {
+    check_frame(batch)?;
+    patch(batch, 43, &producer_id.to_be_bytes());
+    patch(batch, 51, &producer_epoch.to_be_bytes());
+    patch(batch, 53, &base_sequence.to_be_bytes());
+    let crc = crc32c::crc32c(batch.get(CRC_START..).unwrap_or_default());
+    patch(batch, 17, &crc.to_be_bytes());
     Ok(())
 }
 

@@ -39,6 +39,7 @@ mod compaction;
 mod compression;
 mod config;
 pub mod group;
+mod origin;
 mod partition;
 mod partitioner;
 mod producer;
@@ -47,7 +48,7 @@ mod retention;
 pub use batch::{
     BATCH_HEADER_BYTES, BatchError, BatchHeader, BatchSummary, DecodedBatch, StreamRecord,
     TimestampType, check_batch, decode_batch, decode_header, encode_batch, encode_batch_with,
-    record_size, set_base_offset,
+    record_size, set_base_offset, set_producer_fields,
 };
 pub use compaction::{Compacted, KeyIndex, compact_batch};
 pub use compression::{Compression, MAX_DECOMPRESSED_BYTES};
@@ -56,6 +57,7 @@ pub use config::{
     MAX_SEGMENT_BYTES, MAX_STREAM_RETENTION_MS, MIN_MAX_RECORD_BYTES, MIN_RETENTION_BYTES,
     MIN_SEGMENT_BYTES, MIN_STREAM_RETENTION_MS, StreamConfig,
 };
+pub use origin::{MAX_RELEASE, mark_origin, origin_of};
 pub use partition::{OffsetError, PartitionState, ReadStart};
 pub use partitioner::{murmur2, partition_for_key};
 pub use producer::{

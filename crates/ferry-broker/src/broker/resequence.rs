@@ -1,0 +1,228 @@
+//! Resequencing queues: completions, the operator's gap skip, and the releaser that hands each
+//! queue's in-order results to its output exactly once.
+//!
+//! One releaser task runs per queue. It waits until the queue says releases are durable, takes
+//! a batch from the outbox, stores it in the output and then tells the queue how far the output
+//! holds it. A crash between the two leaves the queue believing less was stored than was; the
+//! output recognises the repeat by the queue's origin id and release numbers (a queue keeps the
+//! last release per origin in its state, a stream partition in its batch headers) and stores
+//! nothing twice.
+
+use super::{Broker, Inner};
+use crate::error::{Error, ErrorKind, Result};
+use crate::live_queue::{Incoming, Outgoing, QueueHandle};
+use crate::stream_types::NewRecord;
+use crate::types::{BatchOutcome, Completion};
+use ferry_core::queue::{NewMessage, Output, QueueConfig};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// Most results handed to the output in one go.
+const RELEASE_BATCH: usize = 1_000;
+/// First pause after the output refused a batch; doubled up to [`RETRY_MAX`].
+const RETRY_MIN: Duration = Duration::from_millis(50);
+/// Longest pause between attempts.
+const RETRY_MAX: Duration = Duration::from_secs(2);
+
+/// The id a stream partition remembers a queue's releases by (never negative).
+fn stream_origin(uid: u64) -> i64 {
+    i64::try_from(uid >> 1).unwrap_or(i64::MAX)
+}
+
+impl Broker {
+    /// Completes messages of a resequencing queue: each is acked and its result held back
+    /// until every earlier message of its order key is released. Answers once the results
+    /// are durable.
+    ///
+    /// # Errors
+    /// `queue_not_found`; `invalid_request` if the queue does not resequence;
+    /// `message_too_large` for a result larger than the output takes. Per completion (in
+    /// the outcome): `invalid_receipt`, `already_completed`, `stale_receipt`.
+    pub async fn complete(
+        &self,
+        queue: &str,
+        completions: Vec<Completion>,
+    ) -> Result<BatchOutcome> {
+        let handle = self.queue(queue)?;
+        if let Some(max) = self.output_max_bytes(queue)? {
+            if let Some((index, c)) = completions
+                .iter()
+                .enumerate()
+                .find(|(_, c)| c.body.bytes.len() > max)
+            {
+                return Err(Error::new(
+                    ErrorKind::MessageTooLarge,
+                    format!(
+                        "completion {index}: result of {} bytes is larger than the output takes ({max})",
+                        c.body.bytes.len()
+                    ),
+                ));
+            }
+        }
+        handle.complete(completions).await
+    }
+
+    /// Skips the blocked gaps of a resequencing queue's order key (`None`: every key), so
+    /// that results held behind them are released. Answers how many gaps were skipped.
+    ///
+    /// # Errors
+    /// `queue_not_found`; `invalid_request` if the queue does not resequence.
+    pub async fn skip_gaps(&self, queue: &str, key: Option<String>) -> Result<u64> {
+        self.queue(queue)?.skip_gaps(key).await
+    }
+
+    /// The largest result body the queue's output takes, if it resequences.
+    fn output_max_bytes(&self, queue: &str) -> Result<Option<usize>> {
+        let config = self.record(queue)?.config;
+        let Some(resequence) = config.resequence else {
+            return Ok(None);
+        };
+        let max = match &resequence.output {
+            Output::Queue(name) => self
+                .record(name)
+                .map(|r| r.config.max_message_bytes as usize)
+                .ok(),
+            Output::Stream(name) => self
+                .stream(name.as_str())
+                .map(|s| usize::try_from(s.config().max_record_bytes).unwrap_or(usize::MAX))
+                .ok(),
+        };
+        Ok(max)
+    }
+
+    /// Checks that a resequence output exists.
+    pub(super) fn check_resequence_output(&self, config: &QueueConfig) -> Result<()> {
+        let Some(resequence) = &config.resequence else {
+            return Ok(());
+        };
+        let missing = match &resequence.output {
+            Output::Queue(name) => self
+                .inner
+                .registry
+                .get(name)
+                .is_none()
+                .then(|| format!("queue {name:?}")),
+            Output::Stream(name) => self
+                .inner
+                .streams
+                .get(name)
+                .is_none()
+                .then(|| format!("stream {name:?}")),
+        };
+        match missing {
+            Some(what) => Err(Error::new(
+                ErrorKind::InvalidConfig,
+                format!("invalid config: resequence: output {what} does not exist"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The queue whose resequence output is `output`, if any (it cannot be deleted then).
+    pub(super) fn resequence_source_of(&self, output: &Output) -> Result<Option<String>> {
+        Ok(self
+            .inner
+            .catalog
+            .queues()?
+            .into_iter()
+            .find(|(_, r)| r.config.resequence.as_ref().map(|r| &r.output) == Some(output))
+            .map(|(name, _)| name))
+    }
+
+    /// Starts the releaser of a queue; it ends with the queue's task.
+    pub(super) fn start_releaser(&self, name: &str, queue: QueueHandle) {
+        let broker = Arc::downgrade(&self.inner);
+        let name = name.to_owned();
+        tokio::spawn(async move { release_loop(broker, name, queue).await });
+    }
+
+    /// Stores released results in the output; those it already holds are left out there.
+    async fn deliver(&self, origin: u64, output: &Output, items: Vec<Outgoing>) -> Result<()> {
+        match output {
+            Output::Queue(name) => {
+                let messages = items
+                    .into_iter()
+                    .map(|item| {
+                        let message = NewMessage {
+                            body: item.body,
+                            attributes: item.attributes,
+                            group: item.key,
+                            ..NewMessage::default()
+                        };
+                        let incoming = Incoming {
+                            message,
+                            dead_letter: None,
+                        };
+                        (item.release, incoming)
+                    })
+                    .collect();
+                self.queue(name)?.import(origin, messages).await
+            }
+            Output::Stream(name) => {
+                let records = items
+                    .into_iter()
+                    .map(|item| {
+                        let record = NewRecord {
+                            partition: None,
+                            timestamp: Some(item.completed_at),
+                            key: item.key.map(String::into_bytes),
+                            value: Some(item.body.bytes),
+                            headers: item
+                                .attributes
+                                .into_iter()
+                                .map(|(k, v)| (k, Some(v.into_bytes())))
+                                .collect(),
+                        };
+                        (item.release, record)
+                    })
+                    .collect();
+                let now = crate::clock::wall_now();
+                self.stream(name)?
+                    .append_released(stream_origin(origin), records, now)
+                    .await
+            }
+        }
+    }
+}
+
+/// Waits for durable releases and hands them to the output, until the queue's task ends.
+async fn release_loop(broker: Weak<Inner>, name: String, queue: QueueHandle) {
+    let mut durable = queue.releases();
+    durable.mark_changed();
+    let mut pause = RETRY_MIN;
+    while durable.changed().await.is_ok() {
+        loop {
+            let Ok(outbox) = queue.outbox(RELEASE_BATCH).await else {
+                return;
+            };
+            let (Some(output), Some(last)) =
+                (outbox.output, outbox.items.last().map(|item| item.release))
+            else {
+                break;
+            };
+            let count = outbox.items.len();
+            let delivered = match broker.upgrade() {
+                Some(inner) => {
+                    Broker { inner }
+                        .deliver(outbox.origin, &output, outbox.items)
+                        .await
+                }
+                None => return,
+            };
+            match delivered {
+                Ok(()) => {
+                    pause = RETRY_MIN;
+                    if queue.released(last).await.is_err() {
+                        return;
+                    }
+                    tracing::debug!(queue = %name, count, through = last, "released results");
+                }
+                Err(e) => {
+                    tracing::warn!(queue = %name, ?output, error = %e, "resequence output refused results; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(RETRY_MAX);
+                }
+            }
+        }
+    }
+}
