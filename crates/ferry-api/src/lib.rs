@@ -30,6 +30,7 @@ pub mod messages;
 pub mod metrics;
 pub mod queues;
 pub mod receipts;
+pub mod resequence;
 pub mod streams;
 pub mod time;
 
@@ -50,6 +51,7 @@ pub use messages::{
 pub use metrics::{MetricsHistory, QueueHistory, StreamHistory};
 pub use queues::{QueueDetails, QueueEntry, QueueList};
 pub use receipts::{AckRequest, BatchResponse, FailedReceipt, NackRequest, VisibilityRequest};
+pub use resequence::{CompleteRequest, CompletionEntry, SkipGapsRequest, SkipGapsResponse};
 pub use streams::{
     AppendHeader, AppendRecord, AppendRequest, AppendResponse, AppendedRecord, CompactResponse,
     DataError, OffsetForTime, OffsetForTimeQuery, OffsetSpec, OffsetSpecError, PartitionInfo,
@@ -58,8 +60,8 @@ pub use streams::{
 };
 
 pub use ferry_core::queue::{
-    Body, BodyEncoding, DeadLetterCause, ExpireAction, MessageState, Overflow, QueueConfig,
-    QueueStats,
+    Body, BodyEncoding, DeadLetterCause, ExpireAction, GapPolicy, MessageState, Output, Overflow,
+    QueueConfig, QueueStats, ResequenceConfig, ResequenceStats,
 };
 pub use ferry_core::stream::{Cleanup, StreamConfig};
 pub use ferry_core::{MessageId, Timestamp};

@@ -2,10 +2,11 @@
 
 use crate::error::Error;
 use ferry_api::{
-    AckRequest, BatchResponse, ErrorResponse, Health, MessageId, NackRequest, PeekResponse,
-    PeekedEntry, PurgeResponse, QueueConfig, QueueDetails, QueueEntry, QueueList, ReceiveRequest,
-    ReceiveResponse, ReceivedMessage, RedriveRequest, RedriveResponse, SendEntry, SendRequest,
-    SendResponse, SentEntry, VisibilityRequest,
+    AckRequest, BatchResponse, CompleteRequest, CompletionEntry, ErrorResponse, Health, MessageId,
+    NackRequest, PeekResponse, PeekedEntry, PurgeResponse, QueueConfig, QueueDetails, QueueEntry,
+    QueueList, ReceiveRequest, ReceiveResponse, ReceivedMessage, RedriveRequest, RedriveResponse,
+    SendEntry, SendRequest, SendResponse, SentEntry, SkipGapsRequest, SkipGapsResponse,
+    VisibilityRequest,
 };
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use serde::de::DeserializeOwned;
@@ -150,6 +151,35 @@ impl Client {
             .request(Method::POST, &["v1", "queues", name, "ack"])?
             .json(&AckRequest { receipts });
         Ok(self.call(request).await?.1)
+    }
+
+    /// Completes messages of a resequencing queue with their results
+    /// (`POST /v1/queues/{q}/complete`).
+    ///
+    /// # Errors
+    /// [`Error::Api`] for the request as a whole; per-completion failures (such as
+    /// `already_completed`) are in the reply.
+    pub async fn complete(
+        &self,
+        name: &str,
+        completions: Vec<CompletionEntry>,
+    ) -> Result<BatchResponse, Error> {
+        let request = self
+            .request(Method::POST, &["v1", "queues", name, "complete"])?
+            .json(&CompleteRequest { completions });
+        Ok(self.call(request).await?.1)
+    }
+
+    /// Skips the blocked gaps of an order key (every key if `None`) of a resequencing queue;
+    /// returns how many (`POST /v1/queues/{q}/gaps/skip`).
+    ///
+    /// # Errors
+    /// [`Error::Api`] with `queue_not_found` or `invalid_request`.
+    pub async fn skip_gaps(&self, name: &str, key: Option<String>) -> Result<u64, Error> {
+        let request = self
+            .request(Method::POST, &["v1", "queues", name, "gaps", "skip"])?
+            .json(&SkipGapsRequest { key });
+        Ok(self.call::<SkipGapsResponse>(request).await?.1.skipped)
     }
 
     /// Gives leased messages back (`POST /v1/queues/{q}/nack`).

@@ -186,6 +186,24 @@ pub(crate) enum QueueCommand {
         #[arg(required = true)]
         receipts: Vec<String>,
     },
+    /// Complete a received message of a resequencing queue with its result (released to the
+    /// queue's output in arrival order per key).
+    Complete {
+        /// Queue name.
+        name: String,
+        /// Receipt from `recv`.
+        receipt: String,
+        /// The result (UTF-8 text).
+        result: String,
+    },
+    /// Skip the blocked gaps of a resequencing queue (gap policy `block`).
+    SkipGaps {
+        /// Queue name.
+        name: String,
+        /// Only this order key (message group); every key if absent.
+        #[arg(long)]
+        key: Option<String>,
+    },
     /// Give received messages back for redelivery.
     Nack {
         /// Queue name.
@@ -236,6 +254,15 @@ pub(crate) enum QueueCommand {
     },
 }
 
+/// `--gap-policy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum GapPolicyArg {
+    /// Release the next results as if the message had never been there.
+    Skip,
+    /// Hold the key until `ferry queue skip-gaps`.
+    Block,
+}
+
 /// A queue name and the settings to set on it.
 #[derive(Debug, Args)]
 pub(crate) struct ConfigArgs {
@@ -256,6 +283,15 @@ pub(crate) struct ConfigArgs {
     /// Default delay before a new message is visible.
     #[arg(long, value_name = "MS")]
     pub(crate) delay_ms: Option<u64>,
+    /// Resequence into this stream: completed results leave in arrival order per key.
+    #[arg(long, value_name = "STREAM", conflicts_with = "resequence_queue")]
+    pub(crate) resequence_stream: Option<String>,
+    /// Resequence into this queue: completed results leave in arrival order per key.
+    #[arg(long, value_name = "QUEUE")]
+    pub(crate) resequence_queue: Option<String>,
+    /// With --resequence-*: what a message that never completes does to its key.
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub(crate) gap_policy: Option<GapPolicyArg>,
     /// Any other settings as a JSON object, e.g. '{"retention_ms": 60000}' (flags win).
     #[arg(long, value_name = "JSON")]
     pub(crate) config_json: Option<String>,

@@ -11,6 +11,7 @@ mod messages;
 mod queues;
 mod receipts;
 mod records;
+mod resequence;
 mod streams;
 
 use crate::router::RouteDef;
@@ -37,6 +38,8 @@ fn queue_routes() -> Vec<RouteDef> {
         RouteDef::post("/v1/queues/{q}/ack", receipts::ack),
         RouteDef::post("/v1/queues/{q}/nack", receipts::nack),
         RouteDef::post("/v1/queues/{q}/visibility", receipts::visibility),
+        RouteDef::post("/v1/queues/{q}/complete", resequence::complete),
+        RouteDef::post("/v1/queues/{q}/gaps/skip", resequence::skip_gaps),
         RouteDef::post("/v1/queues/{q}/purge", admin::purge),
         RouteDef::post("/v1/queues/{q}/redrive", admin::redrive),
     ]

@@ -52,14 +52,14 @@ pub(crate) async fn visibility(
     Ok(Json(receipts_encode(outcome)))
 }
 
-fn receipts_check(receipts: &[String]) -> Result<(), ApiError> {
+pub(super) fn receipts_check(receipts: &[String]) -> Result<(), ApiError> {
     if receipts.is_empty() {
         return Err(ApiError::invalid_request("receipts must not be empty"));
     }
     Ok(())
 }
 
-fn receipts_encode(outcome: BatchOutcome) -> BatchResponse {
+pub(super) fn receipts_encode(outcome: BatchOutcome) -> BatchResponse {
     let failed = outcome
         .failed
         .into_iter()

@@ -217,6 +217,28 @@ fn paths() -> Value {
         ),
     );
     add(
+        &format!("{q}/complete"),
+        "post",
+        op(
+            "Resequencing queues: ack messages with their results; each result is released to the output once every earlier message of its order key is. Answered once the results are durable.",
+            &["q"],
+            Some(("CompleteRequest", true)),
+            ok("BatchResponse"),
+            &["400", "404", "413"],
+        ),
+    );
+    add(
+        &format!("{q}/gaps/skip"),
+        "post",
+        op(
+            "Resequencing queues with gap_policy block: skip the blocked gaps of one order key (or of all), releasing the results held behind them.",
+            &["q"],
+            Some(("SkipGapsRequest", false)),
+            ok("SkipGapsResponse"),
+            &["400", "404"],
+        ),
+    );
+    add(
         &format!("{q}/purge"),
         "post",
         op(

@@ -31,6 +31,26 @@ pub(super) fn all() -> Value {
             "updated_at": time(),
             "dead_letter_sources": {"type": "array", "items": {"type": "string"}, "description": "Queues whose dead_letter_queue is this one."},
         })),
+        "ResequenceConfig": closed(&["output"], json!({
+            "output": {"type": "object", "description": "Where results go: {\"stream\": name} (keyed by the order key) or {\"queue\": name} (grouped by it); must exist.",
+                "oneOf": [closed(&["stream"], json!({"stream": {"type": "string"}})), closed(&["queue"], json!({"queue": {"type": "string"}}))]},
+            "gap_policy": {"type": "string", "enum": ["skip", "block"], "default": "skip", "description": "What a message that will never complete (dead-lettered, expired, cancelled, acked without result) does to its key: skip it, or block the key until gaps/skip."},
+            "gap_markers": {"type": "boolean", "default": false, "description": "Release a marker (attribute or header ferry-gap) where a gap was skipped."},
+        })),
+        "ResequenceStats": obj(&["held_back", "held_back_bytes", "releasing", "blocked_gaps", "oldest_gap_age_ms", "completed_total", "released_total", "gaps_total"], json!({
+            "held_back": int("Results completed but held behind earlier messages of their key."),
+            "held_back_bytes": int("Their body bytes."),
+            "releasing": int("Results released in order, not yet stored by the output."),
+            "blocked_gaps": int("Gaps holding their key (gap_policy block)."),
+            "oldest_gap_age_ms": int("How long the oldest held-back result or blocked gap has waited."),
+            "completed_total": int("Messages completed, in all."),
+            "released_total": int("Results (and markers) stored by the output, in all."),
+            "gaps_total": int("Gaps skipped, in all."),
+        })),
+        "CompleteRequest": closed(&["completions"], json!({"completions": {"type": "array", "minItems": 1, "items": schema_ref("CompletionEntry")}})),
+        "CompletionEntry": completion_entry(),
+        "SkipGapsRequest": closed(&[], json!({"key": {"type": "string", "description": "The order key (message group); every key if absent."}})),
+        "SkipGapsResponse": obj(&["skipped"], json!({"skipped": int("Blocked gaps skipped.")})),
         "SendRequest": closed(&["messages"], json!({"messages": {"type": "array", "minItems": 1, "items": schema_ref("SendEntry")}})),
         "SendEntry": send_entry(),
         "SendResponse": obj(&["messages"], json!({"messages": array_of("SentEntry")})),
@@ -100,6 +120,7 @@ fn queue_config() -> Value {
         "max_bytes": nullable_int("Most body bytes stored."),
         "overflow": {"type": "string", "enum": ["reject", "drop_oldest"]},
         "on_expire": {"type": "string", "enum": ["drop", "dead_letter"]},
+        "resequence": {"oneOf": [{"type": "null"}, schema_ref("ResequenceConfig")], "description": "Release completed results to an output in arrival order per order key (message group). Can only be turned on or off while the queue is empty."},
     });
     // The defaults come from the type itself, so the document cannot state stale ones.
     if let (Ok(Value::Object(defaults)), Some(props)) = (
@@ -157,6 +178,11 @@ fn queue_stats() -> Value {
         .iter()
         .map(|(k, d)| ((*k).to_owned(), int(d)))
         .collect();
+    let mut properties = properties;
+    properties.insert(
+        "resequence".to_owned(),
+        json!({"$ref": "#/components/schemas/ResequenceStats", "description": "Resequencing queues only."}),
+    );
     let required: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
     obj(&required, Value::Object(properties))
 }
@@ -176,12 +202,21 @@ fn send_entry() -> Value {
             "ttl_ms": ms("Time to live (overrides the queue's retention_ms)."),
         }),
     );
-    if let Some(map) = schema.as_object_mut() {
-        map.insert(
-            "oneOf".to_owned(),
-            json!([{"required": ["body"]}, {"required": ["body_base64"]}]),
-        );
-    }
+    one_body(&mut schema);
+    schema
+}
+
+fn completion_entry() -> Value {
+    let mut schema = closed(
+        &["receipt"],
+        json!({
+            "receipt": {"type": "string", "description": "The receipt of any delivery of the message: the first completion wins, later ones fail with already_completed."},
+            "body": {"type": "string", "description": "The result as UTF-8 text."},
+            "body_base64": {"type": "string", "contentEncoding": "base64", "description": "The result as binary, standard base64."},
+            "attributes": attributes(),
+        }),
+    );
+    one_body(&mut schema);
     schema
 }
 

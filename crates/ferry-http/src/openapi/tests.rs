@@ -1,9 +1,9 @@
 use super::openapi_document;
 use crate::router::routes;
 use ferry_api::{
-    AppendHeader, AppendRecord, AppendRequest, CommitOffset, CommitRequest, JoinRequest,
-    OffsetReset, PollRequest, QueueConfig, QueueStats, ReadRecord, RecordHeader, StreamConfig,
-    Timestamp,
+    AppendHeader, AppendRecord, AppendRequest, CommitOffset, CommitRequest, CompletionEntry,
+    GapPolicy, JoinRequest, OffsetReset, Output, PollRequest, QueueConfig, QueueStats, ReadRecord,
+    RecordHeader, ResequenceConfig, ResequenceStats, SkipGapsRequest, StreamConfig, Timestamp,
 };
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -110,9 +110,35 @@ fn config_and_stats_schemas_match_the_types() {
         schema_keys("QueueConfig"),
         serialized_keys(&QueueConfig::default())
     );
+    let stats = QueueStats {
+        resequence: Some(ResequenceStats::default()),
+        ..QueueStats::default()
+    };
+    assert_eq!(schema_keys("QueueStats"), serialized_keys(&stats));
     assert_eq!(
-        schema_keys("QueueStats"),
-        serialized_keys(&QueueStats::default())
+        schema_keys("ResequenceStats"),
+        serialized_keys(&ResequenceStats::default())
+    );
+    let resequence = ResequenceConfig {
+        output: Output::Stream("s".into()),
+        gap_policy: GapPolicy::Block,
+        gap_markers: true,
+    };
+    assert_eq!(
+        schema_keys("ResequenceConfig"),
+        serialized_keys(&resequence)
+    );
+    let completion = CompletionEntry {
+        body_base64: Some(String::new()),
+        attributes: [("a".to_owned(), "b".to_owned())].into(),
+        ..CompletionEntry::text("r", "b")
+    };
+    assert_eq!(schema_keys("CompletionEntry"), serialized_keys(&completion));
+    assert_eq!(
+        schema_keys("SkipGapsRequest"),
+        serialized_keys(&SkipGapsRequest {
+            key: Some("k".into())
+        })
     );
     let doc = openapi_document();
     assert_eq!(

@@ -1,10 +1,12 @@
-//! `send`, `recv`, `ack` and `nack`.
+//! `send`, `recv`, `ack`, `complete` and `nack`.
 
 use crate::cli::{RecvArgs, SendArgs};
 use crate::failure::Failure;
 use crate::output::{Table, body_line};
 use crate::queue::print_json;
-use ferry_api::{BatchResponse, NackRequest, ReceiveRequest, ReceiveResponse, SendEntry};
+use ferry_api::{
+    BatchResponse, CompletionEntry, NackRequest, ReceiveRequest, ReceiveResponse, SendEntry,
+};
 use ferry_client::Client;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
@@ -138,6 +140,16 @@ pub(super) async fn recv(client: &Client, args: RecvArgs) -> Result<(), Failure>
 
 pub(super) async fn ack(client: &Client, name: &str, receipts: Vec<String>) -> Result<(), Failure> {
     report(client.ack(name, receipts).await?, "acked")
+}
+
+pub(super) async fn complete(
+    client: &Client,
+    name: &str,
+    receipt: String,
+    result: String,
+) -> Result<(), Failure> {
+    let completion = CompletionEntry::text(receipt, result);
+    report(client.complete(name, vec![completion]).await?, "completed")
 }
 
 pub(super) async fn nack(

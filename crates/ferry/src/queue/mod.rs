@@ -3,10 +3,10 @@
 mod admin;
 mod messages;
 
-use crate::cli::{ConfigArgs, QueueArgs, QueueCommand};
+use crate::cli::{ConfigArgs, GapPolicyArg, QueueArgs, QueueCommand};
 use crate::failure::Failure;
 use crate::output::{Table, or_dash, time};
-use ferry_api::QueueConfig;
+use ferry_api::{GapPolicy, Output, QueueConfig, ResequenceConfig};
 use ferry_client::Client;
 use serde_json::Value;
 
@@ -26,6 +26,16 @@ pub(crate) async fn run(args: QueueArgs) -> Result<(), Failure> {
         QueueCommand::Send(send) => messages::send(&client, send).await,
         QueueCommand::Recv(recv) => messages::recv(&client, recv).await,
         QueueCommand::Ack { name, receipts } => messages::ack(&client, &name, receipts).await,
+        QueueCommand::Complete {
+            name,
+            receipt,
+            result,
+        } => messages::complete(&client, &name, receipt, result).await,
+        QueueCommand::SkipGaps { name, key } => {
+            let skipped = client.skip_gaps(&name, key).await?;
+            println!("skipped {skipped} gaps");
+            Ok(())
+        }
         QueueCommand::Nack {
             name,
             receipts,
@@ -107,6 +117,30 @@ fn config_apply(base: QueueConfig, args: &ConfigArgs) -> Result<QueueConfig, Fai
     }
     if let Some(ms) = args.delay_ms {
         config.delay_ms = ms;
+    }
+    let output = match (&args.resequence_stream, &args.resequence_queue) {
+        (Some(stream), _) => Some(Output::Stream(stream.clone())),
+        (None, Some(queue)) => Some(Output::Queue(queue.clone())),
+        (None, None) => None,
+    };
+    if let Some(output) = output {
+        let resequence = config.resequence.get_or_insert(ResequenceConfig {
+            output: output.clone(),
+            gap_policy: GapPolicy::Skip,
+            gap_markers: false,
+        });
+        resequence.output = output;
+    }
+    if let Some(policy) = args.gap_policy {
+        let Some(resequence) = config.resequence.as_mut() else {
+            return Err(invalid(
+                "--gap-policy needs --resequence-stream or --resequence-queue".to_owned(),
+            ));
+        };
+        resequence.gap_policy = match policy {
+            GapPolicyArg::Skip => GapPolicy::Skip,
+            GapPolicyArg::Block => GapPolicy::Block,
+        };
     }
     Ok(config)
 }
@@ -196,6 +230,9 @@ mod tests {
             dead_letter_queue: None,
             max_receives: Some(3),
             delay_ms: None,
+            resequence_stream: None,
+            resequence_queue: Some("out".into()),
+            gap_policy: Some(GapPolicyArg::Block),
             config_json: config_json.map(str::to_owned),
         }
     }
@@ -217,6 +254,11 @@ mod tests {
             (5000, 60_000, 7)
         );
         assert_eq!(config.max_receives, Some(3));
+        let resequence = config.resequence.unwrap_or_else(|| panic!("no resequence"));
+        assert_eq!(
+            (resequence.output, resequence.gap_policy),
+            (Output::Queue("out".into()), GapPolicy::Block)
+        );
     }
 
     #[test]
