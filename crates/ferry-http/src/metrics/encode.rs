@@ -7,11 +7,11 @@
 //! `group` only for the consumer groups with the most lag (at most
 //! [`ferry_broker::metrics::MAX_GROUPS_PER_STREAM`] per stream). Never a message id, key or offset.
 
-use ferry_broker::Timestamp;
 use ferry_broker::metrics::{
     FifoBreakdown, GroupMetrics, LATENCY_BOUNDS_MS, LatencyHistogram, MetricsSnapshot,
     QueueMetrics, SYNC_LATENCY_BOUNDS_US, StreamMetrics, SyncLatency,
 };
+use ferry_broker::{ResequenceStats, Timestamp};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
     DescriptorEncoder, EncodeCounterValue, EncodeGaugeValue, MetricEncoder, NoLabelSet,
@@ -265,6 +265,81 @@ fn encode_fifo(e: &mut DescriptorEncoder, queues: &[QueueMetrics], now: Timestam
                 now.0.saturating_sub(g.oldest_enqueued_at.0) as f64 / 1000.0,
             )
         }),
+    )
+}
+
+/// Resequencing queues: held-back results, blocked gaps, and release counters.
+fn encode_resequence(e: &mut DescriptorEncoder, queues: &[QueueMetrics]) -> fmt::Result {
+    let resequencing: Vec<(&QueueMetrics, ResequenceStats)> = queues
+        .iter()
+        .filter_map(|q| Some((q, q.stats.resequence?)))
+        .collect();
+    type Read = fn(&ResequenceStats) -> u64;
+    let (gauge, counter) = (MetricType::Gauge, MetricType::Counter);
+    let rows: [(&str, &str, Option<&Unit>, MetricType, Read); 7] = [
+        (
+            "ferry_queue_held_back_results",
+            "Results completed but held behind earlier messages of their order key.",
+            None,
+            gauge,
+            |r| r.held_back,
+        ),
+        (
+            "ferry_queue_held_back",
+            "Body bytes of the held-back results.",
+            Some(&Unit::Bytes),
+            gauge,
+            |r| r.held_back_bytes,
+        ),
+        (
+            "ferry_queue_releasing_results",
+            "Results released in order and not yet stored by the output.",
+            None,
+            gauge,
+            |r| r.releasing,
+        ),
+        (
+            "ferry_queue_blocked_gaps",
+            "Gaps holding their order key (gap_policy block) until skipped.",
+            None,
+            gauge,
+            |r| r.blocked_gaps,
+        ),
+        (
+            "ferry_queue_completed",
+            "Messages completed with a result.",
+            None,
+            counter,
+            |r| r.completed_total,
+        ),
+        (
+            "ferry_queue_released",
+            "Results (and gap markers) stored by the output, in order.",
+            None,
+            counter,
+            |r| r.released_total,
+        ),
+        (
+            "ferry_queue_gaps",
+            "Gaps skipped (by policy or by an operator).",
+            None,
+            counter,
+            |r| r.gaps_total,
+        ),
+    ];
+    for (name, help, unit, metric_type, read) in rows {
+        let samples = resequencing.iter().map(|(q, r)| (queue_label(q), read(r)));
+        family(e, name, help, unit, metric_type, samples)?;
+    }
+    family(
+        e,
+        "ferry_queue_oldest_gap_age",
+        "How long the oldest held-back result or blocked gap has waited (0 when none).",
+        Some(&Unit::Seconds),
+        gauge,
+        resequencing
+            .iter()
+            .map(|(q, r)| (queue_label(q), r.oldest_gap_age_ms as f64 / 1000.0)),
     )
 }
 
@@ -657,6 +732,7 @@ impl Collector for SnapshotCollector {
         encode_queue_gauges(&mut encoder, queues)?;
         encode_fifo(&mut encoder, queues, self.snapshot.taken_at)?;
         encode_queue_counters(&mut encoder, queues)?;
+        encode_resequence(&mut encoder, queues)?;
         encode_storage(&mut encoder, &self.snapshot)?;
         encode_streams(&mut encoder, &self.snapshot.streams)
     }

@@ -1,11 +1,11 @@
 use super::http::HttpMetrics;
 use super::render_with;
 use ferry_broker::PartitionInfo;
-use ferry_broker::Timestamp;
 use ferry_broker::metrics::{
     Breakdown, FifoBreakdown, GroupLoad, GroupMetrics, GroupPartitionMetrics, MetricsSnapshot,
     QueueMetrics, StreamEvents, StreamMetrics, Tally,
 };
+use ferry_broker::{ResequenceStats, Timestamp};
 
 fn stream() -> StreamMetrics {
     let partition = |partition, start_offset, end_offset| PartitionInfo {
@@ -151,6 +151,44 @@ fn the_exposition_has_exact_values_units_and_bounded_labels() {
     assert!(text.contains("ferry_http_open_connections 0"), "{text}");
     assert!(text.contains("ferry_build_info{version="));
     assert!(text.ends_with("# EOF\n"));
+}
+
+#[test]
+fn resequencing_queues_report_held_back_results_gaps_and_releases() {
+    let mut snapshot = snapshot();
+    let mut q = QueueMetrics {
+        name: "work".into(),
+        ..QueueMetrics::default()
+    };
+    q.stats.resequence = Some(ResequenceStats {
+        held_back: 3,
+        held_back_bytes: 30,
+        releasing: 2,
+        blocked_gaps: 1,
+        oldest_gap_age_ms: 1500,
+        completed_total: 9,
+        released_total: 4,
+        gaps_total: 1,
+    });
+    snapshot.queues.push(q);
+    let text = render_with(snapshot, HttpMetrics::default().registry(), &[]).unwrap_or_default();
+    let q = "queue=\"work\"";
+    for expected in [
+        format!("ferry_queue_held_back_results{{{q}}} 3"),
+        format!("ferry_queue_held_back_bytes{{{q}}} 30"),
+        format!("ferry_queue_releasing_results{{{q}}} 2"),
+        format!("ferry_queue_blocked_gaps{{{q}}} 1"),
+        format!("ferry_queue_oldest_gap_age_seconds{{{q}}} 1.5"),
+        format!("ferry_queue_completed_total{{{q}}} 9"),
+        format!("ferry_queue_released_total{{{q}}} 4"),
+        format!("ferry_queue_gaps_total{{{q}}} 1"),
+    ] {
+        assert!(text.contains(&expected), "{expected} missing:\n{text}");
+    }
+    assert!(
+        !text.contains("ferry_queue_held_back_results{queue=\"jobs.fifo\"}"),
+        "queues that do not resequence have no resequencer samples"
+    );
 }
 
 #[test]
