@@ -8,6 +8,7 @@ mod move_tasks;
 mod resequence;
 mod stream_metrics;
 mod streams;
+mod transactions;
 
 pub use batches::{BatchAppend, BatchRead, WaitTarget};
 pub use classic_groups::{ClassicGroupSummary, CommitError, GroupCommit};
@@ -15,6 +16,9 @@ pub use groups::MAX_COMMIT_METADATA_BYTES;
 
 pub use meta::MAX_TAGS;
 pub use move_tasks::{MAX_MOVE_RATE_PER_S, MoveTask, MoveTaskOptions, MoveTaskStatus};
+pub use transactions::{
+    MAX_TRANSACTION_ENTRIES, Transaction, TransactionAck, TransactionOutcome, TransactionPublish,
+};
 
 use crate::catalog::{Catalog, QueueRecord};
 use crate::clock::wall_now;

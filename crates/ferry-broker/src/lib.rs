@@ -33,8 +33,9 @@ mod types;
 
 pub use broker::{
     BatchAppend, BatchRead, Broker, ClassicGroupSummary, CommitError, GroupCommit,
-    MAX_COMMIT_METADATA_BYTES, MAX_MOVE_RATE_PER_S, MAX_TAGS, MoveTask, MoveTaskOptions,
-    MoveTaskStatus, WaitTarget,
+    MAX_COMMIT_METADATA_BYTES, MAX_MOVE_RATE_PER_S, MAX_TAGS, MAX_TRANSACTION_ENTRIES, MoveTask,
+    MoveTaskOptions, MoveTaskStatus, Transaction, TransactionAck, TransactionOutcome,
+    TransactionPublish, WaitTarget,
 };
 pub use catalog::CommittedOffset;
 pub use config::BrokerConfig;

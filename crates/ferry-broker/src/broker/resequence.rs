@@ -13,7 +13,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::live_queue::{Incoming, Outgoing, QueueHandle};
 use crate::stream_types::NewRecord;
 use crate::types::{BatchOutcome, Completion};
-use ferry_core::queue::{NewMessage, Output, QueueConfig};
+use ferry_core::queue::{NewMessage, Output, Parcel, QueueConfig};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -136,52 +136,147 @@ impl Broker {
         tokio::spawn(async move { release_loop(broker, name, queue).await });
     }
 
-    /// Stores released results in the output; those it already holds are left out there.
-    async fn deliver(&self, origin: u64, output: &Output, items: Vec<Outgoing>) -> Result<()> {
-        match output {
-            Output::Queue(name) => {
-                let messages = items
-                    .into_iter()
-                    .map(|item| {
-                        let message = NewMessage {
-                            body: item.body,
-                            attributes: item.attributes,
-                            group: item.key,
-                            ..NewMessage::default()
-                        };
-                        let incoming = Incoming {
-                            message,
-                            dead_letter: None,
-                        };
-                        (item.release, incoming)
-                    })
-                    .collect();
-                self.queue(name)?.import(origin, messages).await
-            }
-            Output::Stream(name) => {
-                let records = items
-                    .into_iter()
-                    .map(|item| {
-                        let record = NewRecord {
-                            partition: None,
-                            timestamp: Some(item.completed_at),
-                            key: item.key.map(String::into_bytes),
-                            value: Some(item.body.bytes),
-                            headers: item
-                                .attributes
-                                .into_iter()
-                                .map(|(k, v)| (k, Some(v.into_bytes())))
-                                .collect(),
-                        };
-                        (item.release, record)
-                    })
-                    .collect();
-                let now = crate::clock::wall_now();
-                self.stream(name)?
-                    .append_released(stream_origin(origin), records, now)
-                    .await
+    /// Stores releases in their targets (the resequence output for results, a parcel's own
+    /// target), each target's in release order; releases a target already holds are left out
+    /// there.
+    async fn deliver(
+        &self,
+        origin: u64,
+        output: Option<&Output>,
+        items: Vec<Outgoing>,
+    ) -> Result<()> {
+        let mut by_target: Vec<(Output, Vec<(u64, Payload)>)> = Vec::new();
+        for item in items {
+            let release = item.release();
+            let (target, payload) = route(output, item)?;
+            match by_target.iter_mut().find(|(t, _)| *t == target) {
+                Some((_, list)) => list.push((release, payload)),
+                None => by_target.push((target, vec![(release, payload)])),
             }
         }
+        for (target, payloads) in by_target {
+            match target {
+                Output::Queue(name) => {
+                    let messages = payloads
+                        .into_iter()
+                        .filter_map(|(n, p)| match p {
+                            Payload::Message(m) => Some((n, m)),
+                            Payload::Record(_) => None,
+                        })
+                        .collect();
+                    self.queue(&name)?.import(origin, messages).await?;
+                }
+                Output::Stream(name) => {
+                    let records = payloads
+                        .into_iter()
+                        .filter_map(|(n, p)| match p {
+                            Payload::Record(r) => Some((n, r)),
+                            Payload::Message(_) => None,
+                        })
+                        .collect();
+                    let now = crate::clock::wall_now();
+                    self.stream(&name)?
+                        .append_released(stream_origin(origin), records, now)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a release becomes at its target.
+enum Payload {
+    Message(Incoming),
+    Record(NewRecord),
+}
+
+/// Where a release goes and what it becomes there.
+fn route(output: Option<&Output>, item: Outgoing) -> Result<(Output, Payload)> {
+    match item {
+        Outgoing::Result {
+            key,
+            body,
+            attributes,
+            completed_at,
+            ..
+        } => {
+            let output = output.cloned().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Internal,
+                    "results are waiting but the queue no longer resequences",
+                )
+            })?;
+            let payload = match &output {
+                Output::Queue(_) => Payload::Message(Incoming {
+                    message: NewMessage {
+                        body,
+                        attributes,
+                        group: key,
+                        ..NewMessage::default()
+                    },
+                    dead_letter: None,
+                }),
+                Output::Stream(_) => Payload::Record(NewRecord {
+                    partition: None,
+                    timestamp: Some(completed_at),
+                    key: key.map(String::into_bytes),
+                    value: Some(body.bytes),
+                    headers: attributes
+                        .into_iter()
+                        .map(|(k, v)| (k, Some(v.into_bytes())))
+                        .collect(),
+                }),
+            };
+            Ok((output, payload))
+        }
+        Outgoing::Parcel { parcel, .. } => Ok(match parcel {
+            Parcel::Message {
+                queue,
+                body,
+                attributes,
+                delay_ms,
+                deliver_at,
+                dedup_id,
+                group,
+                priority,
+                ttl_ms,
+            } => {
+                let message = NewMessage {
+                    body,
+                    attributes,
+                    delay: delay_ms.map(Duration::from_millis),
+                    deliver_at,
+                    dedup_id,
+                    group,
+                    priority,
+                    ttl: ttl_ms.map(Duration::from_millis),
+                    ..NewMessage::default()
+                };
+                let incoming = Incoming {
+                    message,
+                    dead_letter: None,
+                };
+                (Output::Queue(queue), Payload::Message(incoming))
+            }
+            Parcel::Record {
+                stream,
+                partition,
+                key,
+                value,
+                headers,
+                timestamp,
+            } => {
+                let record = NewRecord {
+                    partition,
+                    timestamp,
+                    key,
+                    value,
+                    headers,
+                };
+                (Output::Stream(stream), Payload::Record(record))
+            }
+        }),
     }
 }
 
@@ -195,16 +290,15 @@ async fn release_loop(broker: Weak<Inner>, name: String, queue: QueueHandle) {
             let Ok(outbox) = queue.outbox(RELEASE_BATCH).await else {
                 return;
             };
-            let (Some(output), Some(last)) =
-                (outbox.output, outbox.items.last().map(|item| item.release))
-            else {
+            let Some(last) = outbox.items.last().map(Outgoing::release) else {
                 break;
             };
+            let output = outbox.output;
             let count = outbox.items.len();
             let delivered = match broker.upgrade() {
                 Some(inner) => {
                     Broker { inner }
-                        .deliver(outbox.origin, &output, outbox.items)
+                        .deliver(outbox.origin, output.as_ref(), outbox.items)
                         .await
                 }
                 None => return,

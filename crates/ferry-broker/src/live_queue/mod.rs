@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 pub(crate) use attempts::MAX_ATTEMPT_ID_BYTES;
 pub(crate) use recovery::open;
 pub(crate) use resequence::{Outbox, Outgoing};
+pub(crate) use task::rejection;
 
 /// The log record kind of a queue command.
 pub(crate) const KIND_QUEUE_COMMAND: u8 = 1;
@@ -103,6 +104,12 @@ pub(crate) enum Request {
     SkipGaps {
         key: Option<String>,
         reply: Reply<u64>,
+    },
+    /// A transaction: ack every receipt and post the parcels, or nothing.
+    Transact {
+        receipts: Vec<String>,
+        parcels: Vec<ferry_core::queue::Parcel>,
+        reply: Reply<u32>,
     },
     /// Another queue's releases (each with its release number), to enqueue once.
     Import {
@@ -241,6 +248,19 @@ impl QueueHandle {
         self.call(|reply| Request::Import {
             origin,
             messages,
+            reply,
+        })
+        .await
+    }
+
+    pub(crate) async fn transact(
+        &self,
+        receipts: Vec<String>,
+        parcels: Vec<ferry_core::queue::Parcel>,
+    ) -> Result<u32> {
+        self.call(|reply| Request::Transact {
+            receipts,
+            parcels,
             reply,
         })
         .await

@@ -47,14 +47,19 @@ impl FreshBlobs {
 impl LiveQueue {
     /// Reads a message's blob from the log.
     pub(super) fn read_blob(&self, blob: BlobRef) -> Result<Blob> {
-        let bytes = self.log.read_at(
+        let bytes = self.read_bytes(blob)?;
+        decode_blob(&bytes).map_err(|e| internal(format!("queue {:?}: {e}", self.name)))
+    }
+
+    /// Reads the bytes a blob reference points at.
+    pub(super) fn read_bytes(&self, blob: BlobRef) -> Result<Vec<u8>> {
+        Ok(self.log.read_at(
             Location {
                 segment: blob.segment,
                 position: blob.position,
             },
             blob.len,
-        )?;
-        decode_blob(&bytes).map_err(|e| internal(format!("queue {:?}: {e}", self.name)))
+        )?)
     }
 
     /// Builds the delivery of a just-leased message (its blob from the cache if there, else

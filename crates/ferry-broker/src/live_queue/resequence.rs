@@ -7,10 +7,11 @@
 
 use super::task::{LiveQueue, internal, rejection};
 use super::{Incoming, Reply};
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::types::{BatchOutcome, Completion, Failure};
 use ferry_core::queue::{
-    BlobParts, Body, Output, Rejection, ResultSize, TypedAttributes, encode_blob_parts,
+    BlobParts, Body, Command, Output, Parcel, Rejection, ReleaseKind, ResultSize, TypedAttributes,
+    encode_blob_parts,
 };
 use ferry_core::{MessageId, Receipt, Timestamp};
 use std::collections::BTreeMap;
@@ -26,19 +27,38 @@ pub(crate) struct Outbox {
     pub(crate) items: Vec<Outgoing>,
 }
 
-/// One released result (or gap marker).
+/// One release: a result (or gap marker) for the resequence output, or a transaction's parcel.
 #[derive(Debug)]
-pub(crate) struct Outgoing {
+pub(crate) enum Outgoing {
+    /// A result or gap marker.
+    Result {
+        /// Its release number.
+        release: u64,
+        /// The order key.
+        key: Option<String>,
+        /// The result (for a marker: the missing message's id as text).
+        body: Body,
+        /// The result's attributes, with `ferry-source-id` (and `ferry-gap` on a marker).
+        attributes: BTreeMap<String, String>,
+        /// When the result was completed.
+        completed_at: Timestamp,
+    },
+    /// A message or record a transaction published.
+    Parcel {
+        /// Its release number.
+        release: u64,
+        /// What to publish where.
+        parcel: Parcel,
+    },
+}
+
+impl Outgoing {
     /// Its release number.
-    pub(crate) release: u64,
-    /// The order key.
-    pub(crate) key: Option<String>,
-    /// The result (for a marker: the missing message's id as text).
-    pub(crate) body: Body,
-    /// The result's attributes, with `ferry-source-id` (and `ferry-gap` on a marker).
-    pub(crate) attributes: BTreeMap<String, String>,
-    /// When the result was completed.
-    pub(crate) completed_at: Timestamp,
+    pub(crate) fn release(&self) -> u64 {
+        match self {
+            Outgoing::Result { release, .. } | Outgoing::Parcel { release, .. } => *release,
+        }
+    }
 }
 
 impl LiveQueue {
@@ -169,6 +189,16 @@ impl LiveQueue {
             if release > self.durable_release {
                 break;
             }
+            if r.kind == ReleaseKind::Parcel {
+                let bytes = match r.blob {
+                    Some(blob) => self.read_bytes(blob)?,
+                    None => Vec::new(),
+                };
+                let parcel = Parcel::decode(&bytes)
+                    .map_err(|e| internal(format!("queue {:?}: {e}", self.name)))?;
+                outbox.items.push(Outgoing::Parcel { release, parcel });
+                continue;
+            }
             let source = MessageId::new(uid, r.seq);
             let mut attributes = BTreeMap::new();
             let body = match r.blob {
@@ -189,7 +219,7 @@ impl LiveQueue {
                 ferry_core::queue::SOURCE_ID_ATTRIBUTE.to_owned(),
                 source.to_string(),
             );
-            outbox.items.push(Outgoing {
+            outbox.items.push(Outgoing::Result {
                 release,
                 key: r.key,
                 body,
@@ -198,6 +228,63 @@ impl LiveQueue {
             });
         }
         Ok(outbox)
+    }
+
+    /// A transaction: acks every receipt and posts the parcels, or refuses it whole (naming
+    /// each bad receipt). Answers how many messages were acked, once durable.
+    pub(super) fn on_transact(
+        &mut self,
+        receipts: Vec<String>,
+        parcels: Vec<Parcel>,
+        reply: Reply<u32>,
+    ) {
+        let now = self.clock.now();
+        let (parsed, positions, failed) = self.parse_receipts(&receipts);
+        let mut blobs = Vec::with_capacity(parcels.len());
+        let mut sizes = Vec::with_capacity(parcels.len());
+        for parcel in &parcels {
+            match parcel.encode() {
+                Ok(blob) => {
+                    let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+                    sizes.push((len(blob.len()), len(parcel.payload_len())));
+                    blobs.push(blob);
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(internal(e)));
+                    return;
+                }
+            }
+        }
+        if !failed.is_empty() {
+            let _ = reply.send(Err(transaction_refused(failed)));
+            return;
+        }
+        let command = match self.state.decide_transact(now, &parsed, &sizes) {
+            Ok(command) => command,
+            Err(rejected) => {
+                let failed = self.failures(&receipts, &positions, rejected);
+                let _ = reply.send(Err(transaction_refused(failed)));
+                return;
+            }
+        };
+        let acked = match &command {
+            Command::Transact { acks, .. } => {
+                for &seq in acks {
+                    if let Some(at) = self.state.enqueued_at(seq) {
+                        self.events.on_ack(now, at);
+                    }
+                }
+                u32::try_from(acks.len()).unwrap_or(u32::MAX)
+            }
+            _ => 0,
+        };
+        if let Err(e) = self.append_apply(&command, &blobs) {
+            let _ = reply.send(Err(e));
+            return;
+        }
+        self.after_sync(Box::new(move |r| {
+            let _ = reply.send(r.map(|()| acked));
+        }));
     }
 
     pub(super) fn on_released(&mut self, through: u64) -> Result<()> {
@@ -275,4 +362,22 @@ impl LiveQueue {
             let _ = reply.send(r);
         }));
     }
+}
+
+/// The error of a refused transaction: the first refusal's kind, every refusal named.
+fn transaction_refused(failed: Vec<Failure>) -> Error {
+    let kind = failed
+        .first()
+        .map_or(ErrorKind::InvalidReceipt, |f| f.error.kind);
+    let reasons: Vec<String> = failed
+        .iter()
+        .map(|f| format!("receipt {:?}: {}", f.receipt, f.error.message))
+        .collect();
+    Error::new(
+        kind,
+        format!(
+            "transaction refused, nothing was acked or published: {}",
+            reasons.join("; ")
+        ),
+    )
 }

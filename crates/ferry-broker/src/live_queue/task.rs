@@ -77,7 +77,7 @@ pub(crate) struct LiveQueue {
     outbox_tx: tokio::sync::watch::Sender<u64>,
 }
 
-pub(super) fn rejection(queue: &str, r: Rejection) -> Error {
+pub(crate) fn rejection(queue: &str, r: Rejection) -> Error {
     let kind = match r {
         Rejection::MessageTooLarge { .. } => ErrorKind::MessageTooLarge,
         Rejection::QueueFull(_) => ErrorKind::QueueFull,
@@ -222,6 +222,11 @@ impl LiveQueue {
                 messages,
                 reply,
             } => self.on_import(origin, messages, reply),
+            Request::Transact {
+                receipts,
+                parcels,
+                reply,
+            } => self.on_transact(receipts, parcels, reply),
             Request::DeadLettered { seqs } => self.on_dead_lettered(seqs),
             Request::DeadLetterFailed { seqs } => {
                 for seq in seqs {
@@ -725,6 +730,7 @@ fn reply_error(request: Request, e: Error) {
         Request::Complete { reply, .. } => drop(reply.send(Err(e))),
         Request::Outbox { reply, .. } => drop(reply.send(Err(e))),
         Request::SkipGaps { reply, .. } => drop(reply.send(Err(e))),
+        Request::Transact { reply, .. } => drop(reply.send(Err(e))),
         Request::Cancel { reply, .. }
         | Request::Configure { reply, .. }
         | Request::Released { reply, .. }

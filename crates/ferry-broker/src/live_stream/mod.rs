@@ -233,8 +233,9 @@ impl LiveStream {
     }
 
     /// Appends results a resequencing queue released (`origin`: its origin id), each with its
-    /// release number, in release order. A keyless one goes to partition 0, a keyed one by
-    /// its key, so each order key stays in one partition and in order. A partition is first
+    /// release number, in release order. A record goes to its partition if it names one, else
+    /// a keyless one to partition 0 and a keyed one by its key, so each order key stays in one
+    /// partition and in order. A partition is first
     /// asked which releases it already holds (a hand-over repeated after a crash), and only
     /// later ones are sent, as one batch marked with the last release number.
     pub(crate) async fn append_released(
@@ -246,7 +247,7 @@ impl LiveStream {
         let config = self.config();
         let (releases, mut records): (Vec<u64>, Vec<NewRecord>) = records.into_iter().unzip();
         for record in &mut records {
-            if record.key.is_none() {
+            if record.key.is_none() && record.partition.is_none() {
                 record.partition = Some(0);
             }
         }
@@ -312,7 +313,7 @@ impl LiveStream {
 }
 
 /// Refuses a record the stream cannot take: too large, or keyless on a compacted stream.
-fn check_record(
+pub(crate) fn check_record(
     stream: &str,
     index: usize,
     record: &NewRecord,

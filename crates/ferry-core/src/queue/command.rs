@@ -204,6 +204,16 @@ pub enum Command {
         /// Oldest messages pushed out by `overflow = drop_oldest`.
         dropped: Vec<u64>,
     },
+    /// A transaction: acks leased messages and posts parcels (whose blobs follow the command
+    /// in the record) to the outbox, all in one record.
+    Transact {
+        /// When.
+        now: Timestamp,
+        /// The acked messages.
+        acks: Vec<u64>,
+        /// Each parcel's blob length and payload length.
+        parcels: Vec<(u32, u32)>,
+    },
 }
 
 impl Command {
@@ -216,6 +226,7 @@ impl Command {
             | Command::Released { now, .. }
             | Command::SkipGaps { now, .. }
             | Command::Import { now, .. }
+            | Command::Transact { now, .. }
             | Command::Enqueue { now, .. }
             | Command::Receive { now, .. }
             | Command::Ack { now, .. }

@@ -5,7 +5,7 @@
 
 use super::backoff::retry_delay;
 use super::command::{BlobRef, Command, CompleteEntry, EnqueueEntry, RemoveCause};
-use super::config::{DedupScope, MAX_RETENTION_MS, Overflow};
+use super::config::{DedupScope, MAX_RETENTION_MS, Overflow, QueueConfig};
 use super::dedup::DedupKey;
 use super::message::{BodyEncoding, MAX_PRIORITY, NewMessage};
 use super::resequence::Output;
@@ -137,83 +137,91 @@ fn check_key(index: usize, what: &str, value: &str) -> Result<(), Rejection> {
     Ok(())
 }
 
-impl QueueState {
-    fn check_message(&self, index: usize, m: &NewMessage) -> Result<(), Rejection> {
-        let bytes = m.body.bytes.len();
-        if bytes == 0 {
-            return Err(invalid(index, "body is empty"));
-        }
-        if bytes > self.config.max_message_bytes as usize {
-            return Err(Rejection::MessageTooLarge {
-                index,
-                bytes,
-                max: self.config.max_message_bytes,
-            });
-        }
-        if m.body.encoding == BodyEncoding::Text && std::str::from_utf8(&m.body.bytes).is_err() {
-            return Err(invalid(
-                index,
-                "text body is not valid UTF-8 (send it as body_base64)",
-            ));
-        }
-        if m.priority > MAX_PRIORITY {
-            return Err(invalid(
-                index,
-                format!("priority {} is above {MAX_PRIORITY}", m.priority),
-            ));
-        }
-        if m.priority > 0 && self.config.fifo {
-            return Err(invalid(
-                index,
-                "priorities are not supported on FIFO queues",
-            ));
-        }
-        if m.attributes.len() + m.typed_attributes.len() > MAX_ATTRIBUTES {
-            return Err(invalid(
-                index,
-                format!("more than {MAX_ATTRIBUTES} attributes"),
-            ));
-        }
-        for (name, value) in &m.attributes {
-            check_key(index, "an attribute name", name)?;
-            if value.len() > self.config.max_message_bytes as usize {
-                return Err(invalid(
-                    index,
-                    format!("attribute {name:?} is larger than max_message_bytes"),
-                ));
-            }
-        }
-        for (name, _) in m.typed_attributes.iter() {
-            check_key(index, "an attribute name", name)?;
-        }
-        if m.typed_attributes.size_bytes() > self.config.max_message_bytes as usize {
-            return Err(invalid(
-                index,
-                "typed attributes are larger than max_message_bytes",
-            ));
-        }
-        if let Some(id) = &m.dedup_id {
-            check_key(index, "dedup_id", id)?;
-        }
-        if let Some(group) = &m.group {
-            check_key(index, "group", group)?;
-        }
-        let max = Duration::from_millis(MAX_RETENTION_MS);
-        if m.delay.is_some_and(|d| d > max) {
-            return Err(invalid(
-                index,
-                format!("delay is longer than {MAX_RETENTION_MS} ms"),
-            ));
-        }
-        if m.ttl.is_some_and(|t| t.is_zero() || t > max) {
-            return Err(invalid(
-                index,
-                format!("ttl must be 1 to {MAX_RETENTION_MS} ms"),
-            ));
-        }
-        Ok(())
+/// Checks a message against a queue's config and Ferry's limits, as an enqueue does.
+///
+/// # Errors
+/// The [`Rejection`] an enqueue would give (`index` names the message).
+pub fn check_new_message(
+    config: &QueueConfig,
+    index: usize,
+    m: &NewMessage,
+) -> Result<(), Rejection> {
+    let bytes = m.body.bytes.len();
+    if bytes == 0 {
+        return Err(invalid(index, "body is empty"));
     }
+    if bytes > config.max_message_bytes as usize {
+        return Err(Rejection::MessageTooLarge {
+            index,
+            bytes,
+            max: config.max_message_bytes,
+        });
+    }
+    if m.body.encoding == BodyEncoding::Text && std::str::from_utf8(&m.body.bytes).is_err() {
+        return Err(invalid(
+            index,
+            "text body is not valid UTF-8 (send it as body_base64)",
+        ));
+    }
+    if m.priority > MAX_PRIORITY {
+        return Err(invalid(
+            index,
+            format!("priority {} is above {MAX_PRIORITY}", m.priority),
+        ));
+    }
+    if m.priority > 0 && config.fifo {
+        return Err(invalid(
+            index,
+            "priorities are not supported on FIFO queues",
+        ));
+    }
+    if m.attributes.len() + m.typed_attributes.len() > MAX_ATTRIBUTES {
+        return Err(invalid(
+            index,
+            format!("more than {MAX_ATTRIBUTES} attributes"),
+        ));
+    }
+    for (name, value) in &m.attributes {
+        check_key(index, "an attribute name", name)?;
+        if value.len() > config.max_message_bytes as usize {
+            return Err(invalid(
+                index,
+                format!("attribute {name:?} is larger than max_message_bytes"),
+            ));
+        }
+    }
+    for (name, _) in m.typed_attributes.iter() {
+        check_key(index, "an attribute name", name)?;
+    }
+    if m.typed_attributes.size_bytes() > config.max_message_bytes as usize {
+        return Err(invalid(
+            index,
+            "typed attributes are larger than max_message_bytes",
+        ));
+    }
+    if let Some(id) = &m.dedup_id {
+        check_key(index, "dedup_id", id)?;
+    }
+    if let Some(group) = &m.group {
+        check_key(index, "group", group)?;
+    }
+    let max = Duration::from_millis(MAX_RETENTION_MS);
+    if m.delay.is_some_and(|d| d > max) {
+        return Err(invalid(
+            index,
+            format!("delay is longer than {MAX_RETENTION_MS} ms"),
+        ));
+    }
+    if m.ttl.is_some_and(|t| t.is_zero() || t > max) {
+        return Err(invalid(
+            index,
+            format!("ttl must be 1 to {MAX_RETENTION_MS} ms"),
+        ));
+    }
+    Ok(())
+}
 
+impl QueueState {
     /// Decides an enqueue of `messages` whose blobs are `blob_lens` bytes long.
     ///
     /// # Errors
@@ -227,7 +235,7 @@ impl QueueState {
         self.advance(now);
         let now = self.now;
         for (index, m) in messages.iter().enumerate() {
-            self.check_message(index, m)?;
+            check_new_message(&self.config, index, m)?;
         }
         let mut batch_keys: HashMap<DedupKey, u64> = HashMap::new();
         let mut decision = EnqueueDecision {
@@ -658,6 +666,29 @@ impl QueueState {
             ));
         }
         Ok(seq)
+    }
+
+    /// Decides a transaction: acks every receipt and posts `parcels` (blob and payload
+    /// lengths) to the outbox, or, if any receipt is refused, nothing at all.
+    ///
+    /// # Errors
+    /// Every refused receipt by position; then nothing is to be logged.
+    pub fn decide_transact(
+        &mut self,
+        now: Timestamp,
+        receipts: &[Receipt],
+        parcels: &[(u32, u32)],
+    ) -> Result<Command, Vec<(usize, Rejection)>> {
+        self.advance(now);
+        let (acks, failed) = self.check_receipts(receipts, true);
+        if !failed.is_empty() {
+            return Err(failed);
+        }
+        Ok(Command::Transact {
+            now: self.now,
+            acks,
+            parcels: parcels.to_vec(),
+        })
     }
 
     /// Decides that the output stored every release up to `through`.

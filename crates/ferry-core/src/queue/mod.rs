@@ -13,6 +13,7 @@ mod dedup;
 mod limits;
 mod message;
 mod observe;
+mod parcel;
 pub mod resequence;
 mod state;
 mod stored_config;
@@ -27,9 +28,10 @@ pub use dedup::{DedupKey, DedupWindow};
 pub use limits::TokenBucket;
 pub use message::*;
 pub use observe::{Breakdown, FifoBreakdown, GroupLoad, Tally};
+pub use parcel::{Parcel, ParcelError};
 pub use resequence::{
-    GAP_MARKER_ATTRIBUTE, GapPolicy, Output, Release, ResequenceConfig, ResequenceStats,
-    SOURCE_ID_ATTRIBUTE,
+    GAP_MARKER_ATTRIBUTE, GapPolicy, Output, Release, ReleaseKind, ResequenceConfig,
+    ResequenceStats, SOURCE_ID_ATTRIBUTE,
 };
 pub use state::QueueState;
 pub use stored_config::LegacyConfig;

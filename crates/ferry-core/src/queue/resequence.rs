@@ -89,14 +89,28 @@ impl Line {
     }
 }
 
-/// A result released in order, waiting for the output to store it.
+/// What a release carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReleaseKind {
+    /// A completed message's result, for the resequence output.
+    Result,
+    /// A marker where a gap was skipped, for the resequence output.
+    GapMarker,
+    /// A message or record a transaction published (a [`super::Parcel`] blob), for its own
+    /// target.
+    Parcel,
+}
+
+/// A result released in order (or a transaction's parcel), waiting for its target to store it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Release {
+    /// What it carries.
+    pub kind: ReleaseKind,
     /// The order key (the message's group).
     pub key: Option<String>,
     /// The completed message's seq.
     pub seq: u64,
-    /// Where the result lies in the log; `None` for a gap marker.
+    /// Where the result (or parcel) lies in the log; `None` for a gap marker.
     pub blob: Option<BlobRef>,
     /// The result's body length.
     pub body_len: u32,
@@ -287,9 +301,14 @@ impl Resequencer {
             let (seq, held) = entry.remove_entry();
             self.held_back -= 1;
             self.held_back_bytes -= u64::from(held.body_len);
+            let kind = match held.blob {
+                Some(_) => ReleaseKind::Result,
+                None => ReleaseKind::GapMarker,
+            };
             self.outbox.insert(
                 self.next_release,
                 Release {
+                    kind,
                     key: key.map(str::to_owned),
                     seq,
                     blob: held.blob,
@@ -302,6 +321,29 @@ impl Resequencer {
         }
         if line.is_empty() {
             self.lines.remove(name);
+        }
+    }
+
+    /// Puts a transaction's parcels (blob and payload length each) in the outbox, in order.
+    pub(crate) fn post_parcels(
+        &mut self,
+        parcels: impl IntoIterator<Item = (BlobRef, u32)>,
+        now: Timestamp,
+    ) {
+        for (blob, len) in parcels {
+            self.outbox.insert(
+                self.next_release,
+                Release {
+                    kind: ReleaseKind::Parcel,
+                    key: None,
+                    seq: 0,
+                    blob: Some(blob),
+                    body_len: len,
+                    enqueued_at: now,
+                    completed_at: now,
+                },
+            );
+            self.next_release += 1;
         }
     }
 

@@ -405,3 +405,52 @@ proptest! {
         run(policy, markers, ops)?;
     }
 }
+
+// docs/ordered-processing.md#atomic-ack-and-publish
+#[test]
+fn a_transaction_acks_and_posts_parcels_all_or_nothing() {
+    let mut h = Harness::new(QueueConfig {
+        visibility_timeout_ms: 1_000,
+        ..QueueConfig::default()
+    });
+    h.send1(at(0), msg("a"));
+    h.send1(at(0), msg("b"));
+    let r = h.receive(at(1), 2);
+    let stale = Receipt {
+        receive_count: 9,
+        ..r[1]
+    };
+    let refused = h.q.decide_transact(at(2), &[r[0], stale], &[(10, 3)]);
+    assert_eq!(
+        refused.err().map(|f| f.len()),
+        Some(1),
+        "one bad receipt refuses all"
+    );
+    assert_eq!(h.q.len(), 2);
+    assert!(h.q.outbox(0, 10).is_empty());
+    let command =
+        h.q.decide_transact(at(3), &r, &[(10, 3), (20, 7)])
+            .unwrap_or_else(|f| panic!("{f:?}"));
+    h.commit(command);
+    assert!(h.q.is_empty(), "both messages acked");
+    let outbox = h.q.outbox(0, 10);
+    let kinds: Vec<(u64, ReleaseKind, u32)> = outbox
+        .iter()
+        .map(|(n, r)| (*n, r.kind, r.body_len))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![(1, ReleaseKind::Parcel, 3), (2, ReleaseKind::Parcel, 7)]
+    );
+    assert_eq!(h.q.stats().acked_total, 2);
+    assert_eq!(
+        h.reseq_stats().releasing,
+        2,
+        "shown while parcels are on their way"
+    );
+    let mut out = Released::new();
+    h.release(at(4), &mut out);
+    assert!(h.q.outbox(0, 10).is_empty());
+    assert!(h.q.stats().resequence.is_none());
+    h.assert_replays(at(5));
+}

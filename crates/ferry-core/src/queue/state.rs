@@ -227,6 +227,27 @@ impl QueueState {
                 }
             }
             Command::Released { through, .. } => self.reseq.released(*through),
+            Command::Transact { acks, parcels, .. } => {
+                for seq in acks {
+                    if self.remove(*seq).is_some() {
+                        self.counters.acked += 1;
+                    }
+                }
+                let mut position = blobs.position;
+                let placed: Vec<(BlobRef, u32)> = parcels
+                    .iter()
+                    .map(|&(blob_len, payload_len)| {
+                        let blob = BlobRef {
+                            segment: blobs.segment,
+                            position,
+                            len: blob_len,
+                        };
+                        position += u64::from(blob_len);
+                        (blob, payload_len)
+                    })
+                    .collect();
+                self.reseq.post_parcels(placed, now);
+            }
             Command::SkipGaps { key, .. } => {
                 if let Some(config) = &self.config.resequence {
                     self.reseq.skip_blocked(key.as_deref(), now, config);
@@ -672,11 +693,8 @@ impl QueueState {
             expired_total: c.expired,
             deduplicated_total: c.deduplicated,
             removed_total: c.removed,
-            resequence: self
-                .config
-                .resequence
-                .as_ref()
-                .map(|_| self.reseq.stats(self.now)),
+            resequence: (self.config.resequence.is_some() || !self.reseq.is_empty())
+                .then(|| self.reseq.stats(self.now)),
         }
     }
 
