@@ -33,6 +33,7 @@ pub mod receipts;
 pub mod resequence;
 pub mod streams;
 pub mod time;
+pub mod transactions;
 
 pub use admin::{Health, PurgeResponse, RedriveRequest, RedriveResponse};
 pub use body::{BodyError, decode_body, encode_body};
@@ -57,6 +58,9 @@ pub use streams::{
     DataError, OffsetForTime, OffsetForTimeQuery, OffsetSpec, OffsetSpecError, PartitionInfo,
     ReadEncoding, ReadQuery, ReadRecord, ReadResponse, RecordHeader, StreamDetails, StreamEntry,
     StreamList, decode_data, encode_data,
+};
+pub use transactions::{
+    PublishEntry, TransactionAckEntry, TransactionRequest, TransactionResponse,
 };
 
 pub use ferry_core::queue::{

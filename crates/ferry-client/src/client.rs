@@ -6,7 +6,7 @@ use ferry_api::{
     NackRequest, PeekResponse, PeekedEntry, PurgeResponse, QueueConfig, QueueDetails, QueueEntry,
     QueueList, ReceiveRequest, ReceiveResponse, ReceivedMessage, RedriveRequest, RedriveResponse,
     SendEntry, SendRequest, SendResponse, SentEntry, SkipGapsRequest, SkipGapsResponse,
-    VisibilityRequest,
+    TransactionRequest, TransactionResponse, VisibilityRequest,
 };
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use serde::de::DeserializeOwned;
@@ -180,6 +180,21 @@ impl Client {
             .request(Method::POST, &["v1", "queues", name, "gaps", "skip"])?
             .json(&SkipGapsRequest { key });
         Ok(self.call::<SkipGapsResponse>(request).await?.1.skipped)
+    }
+
+    /// Acks leases and publishes messages and records as one durable command, all or nothing
+    /// (`POST /v1/transactions`).
+    ///
+    /// # Errors
+    /// [`Error::Api`]: then nothing was acked or published.
+    pub async fn transact(
+        &self,
+        transaction: &TransactionRequest,
+    ) -> Result<TransactionResponse, Error> {
+        let request = self
+            .request(Method::POST, &["v1", "transactions"])?
+            .json(transaction);
+        Ok(self.call(request).await?.1)
     }
 
     /// Gives leased messages back (`POST /v1/queues/{q}/nack`).

@@ -31,6 +31,12 @@ impl ApiError {
         ApiError::from(Error::new(ErrorKind::InvalidRequest, message))
     }
 
+    /// The same error with `what: ` before its message (e.g. which entry of a request failed).
+    pub(crate) fn context(mut self, what: &str) -> ApiError {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+
     /// An error that exists only at the HTTP layer.
     pub(crate) fn http(
         status: StatusCode,

@@ -19,7 +19,7 @@ pub(crate) async fn send(
     PathParams(name): PathParams<String>,
     JsonBody(request): JsonBody<SendRequest>,
 ) -> Result<Json<SendResponse>, ApiError> {
-    let messages = send_decode(request)?;
+    let messages = send_decode(request.messages)?;
     let sent = state.broker.send(&name, messages).await?;
     let messages = sent
         .into_iter()
@@ -33,12 +33,11 @@ pub(crate) async fn send(
 }
 
 /// Checks the whole batch before anything is sent, naming the first bad entry.
-fn send_decode(request: SendRequest) -> Result<Vec<NewMessage>, ApiError> {
-    if request.messages.is_empty() {
+pub(super) fn send_decode(messages: Vec<SendEntry>) -> Result<Vec<NewMessage>, ApiError> {
+    if messages.is_empty() {
         return Err(ApiError::invalid_request("messages must not be empty"));
     }
-    request
-        .messages
+    messages
         .into_iter()
         .enumerate()
         .map(|(i, entry)| {
@@ -113,7 +112,7 @@ mod tests {
     use ferry_api::Body;
 
     fn error_of(request: SendRequest) -> String {
-        send_decode(request)
+        send_decode(request.messages)
             .err()
             .map(|e| format!("{e:?}"))
             .unwrap_or_default()
@@ -154,10 +153,7 @@ mod tests {
             priority: Some(7),
             ..SendEntry::binary(&[1])
         };
-        let messages = send_decode(SendRequest {
-            messages: vec![entry],
-        })
-        .unwrap_or_default();
+        let messages = send_decode(vec![entry]).unwrap_or_default();
         let m = messages.first().cloned().unwrap_or_default();
         assert_eq!(m.body, Body::binary(vec![1]));
         assert_eq!(

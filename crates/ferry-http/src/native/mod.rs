@@ -1,6 +1,7 @@
 //! The native `/v1` API: one file per area, each handler a thin adapter (decode, call the
 //! broker, encode). Queues: `queues`, `messages`, `receipts`, `browse`, `admin`. Streams:
 //! `streams`, `records`, `groups`, and server-sent events in `events` and `group_events`.
+//! Both: `resequence` (completions of resequencing queues) and `transactions`.
 
 mod admin;
 mod browse;
@@ -13,15 +14,17 @@ mod receipts;
 mod records;
 mod resequence;
 mod streams;
+mod transactions;
 
 use crate::router::RouteDef;
 use ferry_api::DeadLetter;
 use ferry_broker::DeadLetterInfo;
 
-/// Every `/v1/queues` and `/v1/streams` route.
+/// Every `/v1/queues`, `/v1/streams` and `/v1/transactions` route.
 pub(crate) fn routes() -> Vec<RouteDef> {
     let mut all = queue_routes();
     all.extend(stream_routes());
+    all.push(RouteDef::post("/v1/transactions", transactions::transact));
     all
 }
 

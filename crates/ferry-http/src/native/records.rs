@@ -47,7 +47,7 @@ pub(crate) async fn append(
 }
 
 /// Decodes the whole batch before anything is appended, naming the first bad record.
-fn append_decode(records: Vec<AppendRecord>) -> Result<Vec<NewRecord>, ApiError> {
+pub(super) fn append_decode(records: Vec<AppendRecord>) -> Result<Vec<NewRecord>, ApiError> {
     if records.is_empty() {
         return Err(ApiError::invalid_request("records must not be empty"));
     }

@@ -280,6 +280,17 @@ fn paths() -> Value {
             &[],
         ),
     );
+    add(
+        "/v1/transactions",
+        "post",
+        op(
+            "Ack leased messages (all of one queue) and publish messages and records as one durable command: all or nothing. Answered once durable; the targets store what was published right after, exactly once.",
+            &[],
+            Some(("TransactionRequest", true)),
+            ok("TransactionResponse"),
+            &["400", "404", "409", "413"],
+        ),
+    );
     streams::add_paths(&mut paths);
     Value::Object(paths)
 }

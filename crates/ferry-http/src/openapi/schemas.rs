@@ -31,26 +31,6 @@ pub(super) fn all() -> Value {
             "updated_at": time(),
             "dead_letter_sources": {"type": "array", "items": {"type": "string"}, "description": "Queues whose dead_letter_queue is this one."},
         })),
-        "ResequenceConfig": closed(&["output"], json!({
-            "output": {"type": "object", "description": "Where results go: {\"stream\": name} (keyed by the order key) or {\"queue\": name} (grouped by it); must exist.",
-                "oneOf": [closed(&["stream"], json!({"stream": {"type": "string"}})), closed(&["queue"], json!({"queue": {"type": "string"}}))]},
-            "gap_policy": {"type": "string", "enum": ["skip", "block"], "default": "skip", "description": "What a message that will never complete (dead-lettered, expired, cancelled, acked without result) does to its key: skip it, or block the key until gaps/skip."},
-            "gap_markers": {"type": "boolean", "default": false, "description": "Release a marker (attribute or header ferry-gap) where a gap was skipped."},
-        })),
-        "ResequenceStats": obj(&["held_back", "held_back_bytes", "releasing", "blocked_gaps", "oldest_gap_age_ms", "completed_total", "released_total", "gaps_total"], json!({
-            "held_back": int("Results completed but held behind earlier messages of their key."),
-            "held_back_bytes": int("Their body bytes."),
-            "releasing": int("Results released in order, not yet stored by the output."),
-            "blocked_gaps": int("Gaps holding their key (gap_policy block)."),
-            "oldest_gap_age_ms": int("How long the oldest held-back result or blocked gap has waited."),
-            "completed_total": int("Messages completed, in all."),
-            "released_total": int("Results (and markers) stored by the output, in all."),
-            "gaps_total": int("Gaps skipped, in all."),
-        })),
-        "CompleteRequest": closed(&["completions"], json!({"completions": {"type": "array", "minItems": 1, "items": schema_ref("CompletionEntry")}})),
-        "CompletionEntry": completion_entry(),
-        "SkipGapsRequest": closed(&[], json!({"key": {"type": "string", "description": "The order key (message group); every key if absent."}})),
-        "SkipGapsResponse": obj(&["skipped"], json!({"skipped": int("Blocked gaps skipped.")})),
         "SendRequest": closed(&["messages"], json!({"messages": {"type": "array", "minItems": 1, "items": schema_ref("SendEntry")}})),
         "SendEntry": send_entry(),
         "SendResponse": obj(&["messages"], json!({"messages": array_of("SentEntry")})),
@@ -94,6 +74,7 @@ pub(super) fn all() -> Value {
     });
     if let Some(map) = all.as_object_mut() {
         map.extend(streams::all());
+        map.extend(ordered_processing());
     }
     all
 }
@@ -204,6 +185,57 @@ fn send_entry() -> Value {
     );
     one_body(&mut schema);
     schema
+}
+
+/// The schemas of resequencing queues and transactions.
+fn ordered_processing() -> serde_json::Map<String, Value> {
+    let schemas = json!({
+        "ResequenceConfig": closed(&["output"], json!({
+            "output": {"type": "object", "description": "Where results go: {\"stream\": name} (keyed by the order key) or {\"queue\": name} (grouped by it); must exist.",
+                "oneOf": [closed(&["stream"], json!({"stream": {"type": "string"}})), closed(&["queue"], json!({"queue": {"type": "string"}}))]},
+            "gap_policy": {"type": "string", "enum": ["skip", "block"], "default": "skip", "description": "What a message that will never complete (dead-lettered, expired, cancelled, acked without result) does to its key: skip it, or block the key until gaps/skip."},
+            "gap_markers": {"type": "boolean", "default": false, "description": "Release a marker (attribute or header ferry-gap) where a gap was skipped."},
+        })),
+        "ResequenceStats": obj(&["held_back", "held_back_bytes", "releasing", "blocked_gaps", "oldest_gap_age_ms", "completed_total", "released_total", "gaps_total"], json!({
+            "held_back": int("Results completed but held behind earlier messages of their key."),
+            "held_back_bytes": int("Their body bytes."),
+            "releasing": int("Results released in order, not yet stored by the output."),
+            "blocked_gaps": int("Gaps holding their key (gap_policy block)."),
+            "oldest_gap_age_ms": int("How long the oldest held-back result or blocked gap has waited."),
+            "completed_total": int("Messages completed, in all."),
+            "released_total": int("Results (and markers) stored by the output, in all."),
+            "gaps_total": int("Gaps skipped, in all."),
+        })),
+        "CompleteRequest": closed(&["completions"], json!({"completions": {"type": "array", "minItems": 1, "items": schema_ref("CompletionEntry")}})),
+        "CompletionEntry": completion_entry(),
+        "SkipGapsRequest": closed(&[], json!({"key": {"type": "string", "description": "The order key (message group); every key if absent."}})),
+        "SkipGapsResponse": obj(&["skipped"], json!({"skipped": int("Blocked gaps skipped.")})),
+        "TransactionRequest": closed(&["ack"], json!({
+            "ack": {"type": "array", "minItems": 1, "items": schema_ref("TransactionAck"), "description": "Leases to ack, all of one queue. One refused receipt refuses the whole transaction."},
+            "publish": {"type": "array", "items": schema_ref("PublishEntry"), "description": "What to publish, per target."},
+        })),
+        "TransactionAck": closed(&["queue", "receipt"], json!({"queue": {"type": "string"}, "receipt": {"type": "string"}})),
+        "PublishEntry": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "queue with messages, or stream with records.",
+            "properties": {
+                "queue": {"type": "string"},
+                "messages": {"type": "array", "minItems": 1, "items": schema_ref("SendEntry")},
+                "stream": {"type": "string"},
+                "records": {"type": "array", "minItems": 1, "items": schema_ref("AppendRecord"), "description": "A keyless record without a partition goes to partition 0."},
+            },
+            "oneOf": [{"required": ["queue", "messages"]}, {"required": ["stream", "records"]}],
+        },
+        "TransactionResponse": obj(&["acked", "published"], json!({
+            "acked": int("Messages acked."),
+            "published": int("Messages and records published; their targets store them right after the reply."),
+        })),
+    });
+    match schemas {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
 }
 
 fn completion_entry() -> Value {

@@ -2,8 +2,9 @@ use super::openapi_document;
 use crate::router::routes;
 use ferry_api::{
     AppendHeader, AppendRecord, AppendRequest, CommitOffset, CommitRequest, CompletionEntry,
-    GapPolicy, JoinRequest, OffsetReset, Output, PollRequest, QueueConfig, QueueStats, ReadRecord,
-    RecordHeader, ResequenceConfig, ResequenceStats, SkipGapsRequest, StreamConfig, Timestamp,
+    GapPolicy, JoinRequest, OffsetReset, Output, PollRequest, PublishEntry, QueueConfig,
+    QueueStats, ReadRecord, RecordHeader, ResequenceConfig, ResequenceStats, SkipGapsRequest,
+    StreamConfig, Timestamp, TransactionRequest, TransactionResponse,
 };
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -134,6 +135,21 @@ fn config_and_stats_schemas_match_the_types() {
         ..CompletionEntry::text("r", "b")
     };
     assert_eq!(schema_keys("CompletionEntry"), serialized_keys(&completion));
+    let publish = PublishEntry {
+        queue: Some("q".into()),
+        messages: Some(Vec::new()),
+        stream: Some("s".into()),
+        records: Some(Vec::new()),
+    };
+    assert_eq!(schema_keys("PublishEntry"), serialized_keys(&publish));
+    assert_eq!(
+        schema_keys("TransactionRequest"),
+        serialized_keys(&TransactionRequest::default())
+    );
+    assert_eq!(
+        schema_keys("TransactionResponse"),
+        serialized_keys(&TransactionResponse::default())
+    );
     assert_eq!(
         schema_keys("SkipGapsRequest"),
         serialized_keys(&SkipGapsRequest {
