@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 const INPUTS: usize = 600;
 const WORKERS: usize = 4;
-/// Answered transactions to wait for before pulling the plug.
-const ANSWERED_BEFORE_KILL: usize = 150;
+/// Answered transactions (of some 200) to wait for before pulling the plug.
+const ANSWERED_BEFORE_KILL: usize = 60;
 
 async fn ok_json(server: &Server, method: Method, path: &str, body: Value) -> Value {
     let (status, reply) = call_json(server, method, path, Some(&body.to_string())).await;
@@ -23,16 +23,16 @@ async fn ok_json(server: &Server, method: Method, path: &str, body: Value) -> Va
     reply
 }
 
-/// Receives up to 5 inputs at a time and, per batch, acks them and publishes their
+/// Receives up to 3 inputs at a time and, per batch, acks them and publishes their
 /// transformed bodies to a queue and a stream in one transaction; stops when the server
-/// goes away or the input stays empty.
+/// goes away or the input stays empty for 3 s (longer than a lease cut short by a crash).
 async fn worker(url: String, answered: Arc<AtomicUsize>) {
     let http = raw();
     let mut idle = 0;
-    while idle < 3 {
+    while idle < 10 {
         let Ok(reply) = http
             .post(format!("{url}/v1/queues/in/receive"))
-            .json(&json!({"max": 5, "wait_ms": 300}))
+            .json(&json!({"max": 3, "wait_ms": 300}))
             .send()
             .await
         else {
