@@ -16,6 +16,7 @@ pub use groups::MAX_COMMIT_METADATA_BYTES;
 
 pub use meta::MAX_TAGS;
 pub use move_tasks::{MAX_MOVE_RATE_PER_S, MoveTask, MoveTaskOptions, MoveTaskStatus};
+pub(crate) use resequence::ResultCheck;
 pub use transactions::{
     MAX_TRANSACTION_ENTRIES, Transaction, TransactionAck, TransactionOutcome, TransactionPublish,
 };

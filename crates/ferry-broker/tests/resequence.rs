@@ -1,17 +1,11 @@
 //! Resequencing queues in-process, on real logs: results completed out of order reach a
 //! stream or a queue in arrival order, exactly once, across restarts.
 
+mod common;
+
+use common::{TestResult, config, receive};
 use ferry_broker::*;
 use std::time::{Duration, Instant};
-
-type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
-
-fn config(dir: &std::path::Path) -> BrokerConfig {
-    BrokerConfig {
-        data_dir: dir.to_path_buf(),
-        ..BrokerConfig::default()
-    }
-}
 
 fn resequencing(output: Output, gap_policy: GapPolicy) -> QueueConfig {
     QueueConfig {
@@ -107,15 +101,7 @@ async fn results_reach_a_stream_in_arrival_order_per_key() -> TestResult {
             ],
         )
         .await?;
-    let got = b
-        .receive(
-            "work",
-            ReceiveOptions {
-                max: 10,
-                ..ReceiveOptions::default()
-            },
-        )
-        .await?;
+    let got = receive(&b, "work", 10).await?;
     assert_eq!(got.len(), 4, "one key's messages go out in parallel");
     // Complete in reverse: a3, a2, b1, then a1 last.
     for d in got.iter().rev().take(3) {
@@ -163,15 +149,7 @@ async fn held_back_results_survive_a_restart_and_leave_once() -> TestResult {
     .await?;
     let bodies: Vec<NewMessage> = (0..20).map(|i| keyed(&format!("m{i}"), "k")).collect();
     b.send("work", bodies).await?;
-    let got = b
-        .receive(
-            "work",
-            ReceiveOptions {
-                max: 20,
-                ..ReceiveOptions::default()
-            },
-        )
-        .await?;
+    let got = receive(&b, "work", 20).await?;
     // Everything but the first completes: all 19 results are held back.
     let rest: Vec<Completion> = got.iter().skip(1).map(|d| completion(d, "r")).collect();
     b.complete("work", rest).await?;
@@ -192,15 +170,7 @@ async fn held_back_results_survive_a_restart_and_leave_once() -> TestResult {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut out = Vec::new();
     while out.len() < 20 && Instant::now() < deadline {
-        let batch = b
-            .receive(
-                "out",
-                ReceiveOptions {
-                    max: 10,
-                    ..ReceiveOptions::default()
-                },
-            )
-            .await?;
+        let batch = receive(&b, "out", 10).await?;
         out.extend(batch);
         if out.len() < 20 {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -304,15 +274,7 @@ async fn a_blocked_gap_holds_its_key_until_skipped() -> TestResult {
     .await?;
     b.send("work", vec![keyed("a1", "a"), keyed("a2", "a")])
         .await?;
-    let got = b
-        .receive(
-            "work",
-            ReceiveOptions {
-                max: 2,
-                ..ReceiveOptions::default()
-            },
-        )
-        .await?;
+    let got = receive(&b, "work", 2).await?;
     b.complete("work", vec![completion(&got[1], "A2")]).await?;
     // The worker gives up on a1 without a result: a gap.
     b.ack("work", vec![got[0].receipt.clone()]).await?;
@@ -332,6 +294,39 @@ async fn a_blocked_gap_holds_its_key_until_skipped() -> TestResult {
     let out = wait_for_records(&b, "out", 1).await?;
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].1, "A2");
+    b.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_result_the_output_would_refuse_is_refused_at_completion() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let b = Broker::open(config(dir.path())).await?;
+    let small = StreamConfig {
+        max_record_bytes: 1024,
+        ..StreamConfig::default()
+    };
+    b.put_stream("out", small).await?;
+    b.put_queue(
+        "work",
+        resequencing(Output::Stream("out".into()), GapPolicy::Skip),
+    )
+    .await?;
+    b.send("work", vec![keyed("a1", "a"), keyed("a2", "a")])
+        .await?;
+    let got = receive(&b, "work", 2).await?;
+    // Body, key and the ferry-source-id header together pass 1024 bytes.
+    let big = completion(&got[0], &"x".repeat(1000));
+    let outcome = b
+        .complete("work", vec![big, completion(&got[1], "A2")])
+        .await?;
+    assert_eq!(outcome.ok, 1);
+    assert_eq!(outcome.failed[0].error.kind, ErrorKind::MessageTooLarge);
+    // The refused one can be completed again with a smaller result; order holds.
+    b.complete("work", vec![completion(&got[0], "A1")]).await?;
+    let out = wait_for_records(&b, "out", 2).await?;
+    let values: Vec<&str> = out.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(values, ["A1", "A2"]);
     b.shutdown().await;
     Ok(())
 }

@@ -1,23 +1,10 @@
 //! Atomic ack and publish in-process: all or nothing, published exactly once, across restarts.
 
+mod common;
+
+use common::{TestResult, config, receive, text};
 use ferry_broker::*;
 use std::time::{Duration, Instant};
-
-type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
-
-fn config(dir: &std::path::Path) -> BrokerConfig {
-    BrokerConfig {
-        data_dir: dir.to_path_buf(),
-        ..BrokerConfig::default()
-    }
-}
-
-fn text(body: &str) -> NewMessage {
-    NewMessage {
-        body: Body::text(body),
-        ..NewMessage::default()
-    }
-}
 
 fn ack(queue: &str, d: &Delivery) -> TransactionAck {
     TransactionAck {
@@ -54,15 +41,7 @@ async fn setup(dir: &std::path::Path) -> Result<Broker> {
 
 /// Everything the targets hold: bodies received from `out`, values in `log`.
 async fn published(b: &Broker) -> Result<(Vec<String>, Vec<String>)> {
-    let got = b
-        .receive(
-            "out",
-            ReceiveOptions {
-                max: 100,
-                ..ReceiveOptions::default()
-            },
-        )
-        .await?;
+    let got = receive(&b, "out", 100).await?;
     let messages = got
         .iter()
         .map(|d| String::from_utf8_lossy(&d.body.bytes).into_owned())
@@ -106,15 +85,7 @@ async fn a_transaction_acks_and_publishes_once() -> TestResult {
     let dir = tempfile::tempdir()?;
     let b = setup(dir.path()).await?;
     b.send("in", vec![text("order-1"), text("order-2")]).await?;
-    let got = b
-        .receive(
-            "in",
-            ReceiveOptions {
-                max: 2,
-                ..ReceiveOptions::default()
-            },
-        )
-        .await?;
+    let got = receive(&b, "in", 2).await?;
     let outcome = b
         .transact(Transaction {
             acks: got.iter().map(|d| ack("in", d)).collect(),
@@ -149,15 +120,7 @@ async fn a_bad_part_refuses_the_whole_transaction() -> TestResult {
     let b = setup(dir.path()).await?;
     b.send("in", vec![text("a"), text("b")]).await?;
     b.send("other", vec![text("c")]).await?;
-    let got = b
-        .receive(
-            "in",
-            ReceiveOptions {
-                max: 2,
-                ..ReceiveOptions::default()
-            },
-        )
-        .await?;
+    let got = receive(&b, "in", 2).await?;
     let other = b.receive("other", ReceiveOptions::default()).await?;
     let stale = TransactionAck {
         receipt: "not-a-receipt".into(),
@@ -261,6 +224,38 @@ async fn a_committed_transaction_is_published_after_a_restart() -> TestResult {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(b.queue_info("out").await?.stats.enqueued_total, 1);
     assert_eq!(b.partition_info("log", 0).await?.end_offset, 1);
+    b.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn parcels_for_a_deleted_target_are_dropped_and_hold_nothing_up() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let b = setup(dir.path()).await?;
+    b.put_queue("gone", QueueConfig::default()).await?;
+    b.send("in", vec![text("a"), text("b")]).await?;
+    let got = receive(&b, "in", 2).await?;
+    // The target disappears right after the commit, before or after its parcel was handed
+    // over: either way the releases behind it are not held up.
+    b.transact(Transaction {
+        acks: vec![ack("in", &got[0])],
+        publish: vec![TransactionPublish::Messages {
+            queue: "gone".into(),
+            messages: vec![text("lost")],
+        }],
+    })
+    .await?;
+    let _ = b.delete_queue("gone").await;
+    b.transact(Transaction {
+        acks: vec![ack("in", &got[1])],
+        publish: publish_both("next"),
+    })
+    .await?;
+    let (messages, records) = wait_published(&b).await?;
+    assert_eq!(
+        (messages, records),
+        (vec!["next".into()], vec!["next".into()])
+    );
     b.shutdown().await;
     Ok(())
 }

@@ -10,10 +10,13 @@
 
 use super::{Broker, Inner};
 use crate::error::{Error, ErrorKind, Result};
-use crate::live_queue::{Incoming, Outgoing, QueueHandle};
+use crate::live_queue::{Incoming, Outgoing, QueueHandle, rejection};
+use crate::live_stream::check_record;
 use crate::stream_types::NewRecord;
 use crate::types::{BatchOutcome, Completion};
-use ferry_core::queue::{NewMessage, Output, Parcel, QueueConfig};
+use ferry_core::queue::{
+    NewMessage, Output, Parcel, QueueConfig, SOURCE_ID_ATTRIBUTE, check_new_message,
+};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -23,6 +26,10 @@ const RELEASE_BATCH: usize = 1_000;
 const RETRY_MIN: Duration = Duration::from_millis(50);
 /// Longest pause between attempts.
 const RETRY_MAX: Duration = Duration::from_secs(2);
+
+/// Checks completion `index` (with its message's order key) against the output.
+pub(crate) type ResultCheck =
+    Arc<dyn Fn(usize, Option<&str>, &Completion) -> Result<()> + Send + Sync>;
 
 /// The id a stream partition remembers a queue's releases by (never negative).
 fn stream_origin(uid: u64) -> i64 {
@@ -35,31 +42,17 @@ impl Broker {
     /// are durable.
     ///
     /// # Errors
-    /// `queue_not_found`; `invalid_request` if the queue does not resequence;
-    /// `message_too_large` for a result larger than the output takes. Per completion (in
-    /// the outcome): `invalid_receipt`, `already_completed`, `stale_receipt`.
+    /// `queue_not_found`; `invalid_request` if the queue does not resequence. Per completion
+    /// (in the outcome): `invalid_receipt`, `already_completed`, `stale_receipt`, and what the
+    /// output would refuse the result for (`message_too_large`, `invalid_request`).
     pub async fn complete(
         &self,
         queue: &str,
         completions: Vec<Completion>,
     ) -> Result<BatchOutcome> {
         let handle = self.queue(queue)?;
-        if let Some(max) = self.output_max_bytes(queue)? {
-            if let Some((index, c)) = completions
-                .iter()
-                .enumerate()
-                .find(|(_, c)| c.body.bytes.len() > max)
-            {
-                return Err(Error::new(
-                    ErrorKind::MessageTooLarge,
-                    format!(
-                        "completion {index}: result of {} bytes is larger than the output takes ({max})",
-                        c.body.bytes.len()
-                    ),
-                ));
-            }
-        }
-        handle.complete(completions).await
+        let check = self.result_check(queue)?;
+        handle.complete(completions, check).await
     }
 
     /// Skips the blocked gaps of a resequencing queue's order key (`None`: every key), so
@@ -71,23 +64,49 @@ impl Broker {
         self.queue(queue)?.skip_gaps(key).await
     }
 
-    /// The largest result body the queue's output takes, if it resequences.
-    fn output_max_bytes(&self, queue: &str) -> Result<Option<usize>> {
-        let config = self.record(queue)?.config;
-        let Some(resequence) = config.resequence else {
-            return Ok(None);
+    /// How a result is checked against the queue's output, as the output will see it: a
+    /// message (body, attributes, the order key as group) or a record (the order key as key,
+    /// attributes as headers), `ferry-source-id` included. A result the output would refuse
+    /// is refused at completion, so that it never holds up the releases behind it.
+    fn result_check(&self, queue: &str) -> Result<ResultCheck> {
+        let Some(resequence) = self.record(queue)?.config.resequence else {
+            return Ok(Arc::new(|_, _, _| Ok(())));
         };
-        let max = match &resequence.output {
-            Output::Queue(name) => self
-                .record(name)
-                .map(|r| r.config.max_message_bytes as usize)
-                .ok(),
-            Output::Stream(name) => self
-                .stream(name.as_str())
-                .map(|s| usize::try_from(s.config().max_record_bytes).unwrap_or(usize::MAX))
-                .ok(),
+        let source_id = ferry_core::MessageId::new(0, 0).to_string();
+        let with_source = move |c: &Completion| {
+            let mut attributes = c.attributes.clone();
+            attributes.insert(SOURCE_ID_ATTRIBUTE.to_owned(), source_id.clone());
+            attributes
         };
-        Ok(max)
+        Ok(match resequence.output {
+            Output::Queue(name) => {
+                let config = self.record(&name)?.config;
+                Arc::new(move |index, key, c| {
+                    let message = NewMessage {
+                        body: c.body.clone(),
+                        attributes: with_source(c),
+                        group: key.map(str::to_owned),
+                        ..NewMessage::default()
+                    };
+                    check_new_message(&config, index, &message).map_err(|r| rejection(&name, r))
+                })
+            }
+            Output::Stream(name) => {
+                let config = self.stream(&name)?.config();
+                Arc::new(move |index, key, c| {
+                    let record = NewRecord {
+                        key: key.map(|k| k.as_bytes().to_vec()),
+                        value: Some(c.body.bytes.clone()),
+                        headers: with_source(c)
+                            .into_iter()
+                            .map(|(k, v)| (k, Some(v.into_bytes())))
+                            .collect(),
+                        ..NewRecord::default()
+                    };
+                    check_record(&name, index, &record, &config)
+                })
+            }
+        })
     }
 
     /// Checks that a resequence output exists.
@@ -155,7 +174,8 @@ impl Broker {
             }
         }
         for (target, payloads) in by_target {
-            match target {
+            let count = payloads.len();
+            let stored = match &target {
                 Output::Queue(name) => {
                     let messages = payloads
                         .into_iter()
@@ -164,7 +184,10 @@ impl Broker {
                             Payload::Record(_) => None,
                         })
                         .collect();
-                    self.queue(&name)?.import(origin, messages).await?;
+                    match self.queue(name) {
+                        Ok(queue) => queue.import(origin, messages).await,
+                        Err(e) => Err(e),
+                    }
                 }
                 Output::Stream(name) => {
                     let records = payloads
@@ -175,10 +198,25 @@ impl Broker {
                         })
                         .collect();
                     let now = crate::clock::wall_now();
-                    self.stream(&name)?
-                        .append_released(stream_origin(origin), records, now)
-                        .await?;
+                    match self.stream(name) {
+                        Ok(stream) => {
+                            stream
+                                .append_released(stream_origin(origin), records, now)
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    }
                 }
+            };
+            match stored {
+                // A transaction's target deleted since: what it published has nowhere to go,
+                // and waiting would hold up every later release of this queue.
+                Err(e)
+                    if matches!(e.kind, ErrorKind::QueueNotFound | ErrorKind::StreamNotFound) =>
+                {
+                    tracing::error!(?target, count, error = %e, "dropping published messages: their target was deleted");
+                }
+                other => other?,
             }
         }
         Ok(())

@@ -88,6 +88,7 @@ pub(crate) enum Request {
     },
     Complete {
         completions: Vec<Completion>,
+        check: crate::broker::ResultCheck,
         reply: Reply<BatchOutcome>,
     },
     /// Durable releases for the output (resequencing queues).
@@ -226,9 +227,17 @@ impl QueueHandle {
             .await
     }
 
-    pub(crate) async fn complete(&self, completions: Vec<Completion>) -> Result<BatchOutcome> {
-        self.call(|reply| Request::Complete { completions, reply })
-            .await
+    pub(crate) async fn complete(
+        &self,
+        completions: Vec<Completion>,
+        check: crate::broker::ResultCheck,
+    ) -> Result<BatchOutcome> {
+        self.call(|reply| Request::Complete {
+            completions,
+            check,
+            reply,
+        })
+        .await
     }
 
     pub(crate) async fn outbox(&self, max: usize) -> Result<Outbox> {

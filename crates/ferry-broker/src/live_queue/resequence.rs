@@ -7,6 +7,7 @@
 
 use super::task::{LiveQueue, internal, rejection};
 use super::{Incoming, Reply};
+use crate::broker::ResultCheck;
 use crate::error::{Error, ErrorKind, Result};
 use crate::types::{BatchOutcome, Completion, Failure};
 use ferry_core::queue::{
@@ -62,10 +63,36 @@ impl Outgoing {
 }
 
 impl LiveQueue {
-    pub(super) fn on_complete(&mut self, completions: Vec<Completion>, reply: Reply<BatchOutcome>) {
+    pub(super) fn on_complete(
+        &mut self,
+        completions: Vec<Completion>,
+        check: &ResultCheck,
+        reply: Reply<BatchOutcome>,
+    ) {
         let now = self.clock.now();
         let texts: Vec<String> = completions.iter().map(|c| c.receipt.clone()).collect();
         let (parsed, positions, mut failed) = self.parse_receipts(&texts);
+        // Results the output would refuse are refused here, with their message's order key.
+        let (parsed, positions): (Vec<Receipt>, Vec<usize>) = parsed
+            .into_iter()
+            .zip(positions)
+            .filter(|&(receipt, position)| {
+                let key = self.state.group_of_message(receipt.id.seq()).flatten();
+                let Some(c) = completions.get(position) else {
+                    return false;
+                };
+                match check(position, key, c) {
+                    Ok(()) => true,
+                    Err(error) => {
+                        failed.push(Failure {
+                            receipt: c.receipt.clone(),
+                            error,
+                        });
+                        false
+                    }
+                }
+            })
+            .unzip();
         let mut blobs = Vec::with_capacity(parsed.len());
         let mut sizes = Vec::with_capacity(parsed.len());
         let no_typed = TypedAttributes::default();

@@ -209,7 +209,11 @@ impl LiveQueue {
                 let _ = reply.send(Ok(self.on_metrics(detail)));
             }
             Request::Configure { config, reply } => self.on_configure(config, reply),
-            Request::Complete { completions, reply } => self.on_complete(completions, reply),
+            Request::Complete {
+                completions,
+                check,
+                reply,
+            } => self.on_complete(completions, &check, reply),
             Request::Outbox { max, reply } => {
                 let _ = reply.send(self.on_outbox(max));
             }

@@ -205,6 +205,7 @@ impl QueueEvents {
             ErrorKind::StaleReceipt => &mut r.stale_receipt,
             ErrorKind::InvalidReceipt => &mut r.invalid_receipt,
             ErrorKind::MessageNotFound | ErrorKind::Conflict => &mut r.not_leased,
+            ErrorKind::AlreadyCompleted => &mut r.already_completed,
             _ => &mut r.other,
         };
         *slot += count;
@@ -226,13 +227,15 @@ pub struct Rejected {
     pub invalid_receipt: u64,
     /// Receipts of messages no longer there or not leased (per receipt).
     pub not_leased: u64,
+    /// Completions of messages already completed (per completion).
+    pub already_completed: u64,
     /// Anything else (storage failures).
     pub other: u64,
 }
 
 impl Rejected {
     /// Every reason with its count, in a fixed order (the `reason` label values).
-    pub fn by_reason(&self) -> [(&'static str, u64); 7] {
+    pub fn by_reason(&self) -> [(&'static str, u64); 8] {
         [
             ("queue_full", self.queue_full),
             ("message_too_large", self.message_too_large),
@@ -240,6 +243,7 @@ impl Rejected {
             ("stale_receipt", self.stale_receipt),
             ("invalid_receipt", self.invalid_receipt),
             ("not_leased", self.not_leased),
+            ("already_completed", self.already_completed),
             ("other", self.other),
         ]
     }

@@ -120,6 +120,11 @@ impl QueueState {
     pub fn enqueued_at(&self, seq: u64) -> Option<Timestamp> {
         self.entries.get(&seq).map(|e| e.enqueued_at)
     }
+
+    /// The group of message `seq`, if it is stored (`Some(None)`: stored without a group).
+    pub fn group_of_message(&self, seq: u64) -> Option<Option<&str>> {
+        self.entries.get(&seq).map(|e| e.group.as_deref())
+    }
 }
 
 #[cfg(test)]

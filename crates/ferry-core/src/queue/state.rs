@@ -121,6 +121,19 @@ pub struct QueueState {
     pub(crate) durable_below: u64,
 }
 
+/// Where each of a record's blobs lies, given their lengths: back to back from `blobs`.
+fn blob_refs(blobs: BlobsAt, lens: impl Iterator<Item = u32>) -> impl Iterator<Item = BlobRef> {
+    lens.scan(blobs.position, move |position, len| {
+        let blob = BlobRef {
+            segment: blobs.segment,
+            position: *position,
+            len,
+        };
+        *position += u64::from(len);
+        Some(blob)
+    })
+}
+
 fn rank(priority: u8) -> u8 {
     MAX_PRIORITY.saturating_sub(priority)
 }
@@ -215,14 +228,8 @@ impl QueueState {
                 self.apply_enqueue(messages, dropped, blobs, now);
             }
             Command::Complete { items, .. } => {
-                let mut position = blobs.position;
-                for item in items {
-                    let blob = BlobRef {
-                        segment: blobs.segment,
-                        position,
-                        len: item.blob_len,
-                    };
-                    position += u64::from(item.blob_len);
+                let lens = items.iter().map(|i| i.blob_len);
+                for (item, blob) in items.iter().zip(blob_refs(blobs, lens)) {
                     self.apply_complete(item, blob, now);
                 }
             }
@@ -233,19 +240,8 @@ impl QueueState {
                         self.counters.acked += 1;
                     }
                 }
-                let mut position = blobs.position;
-                let placed: Vec<(BlobRef, u32)> = parcels
-                    .iter()
-                    .map(|&(blob_len, payload_len)| {
-                        let blob = BlobRef {
-                            segment: blobs.segment,
-                            position,
-                            len: blob_len,
-                        };
-                        position += u64::from(blob_len);
-                        (blob, payload_len)
-                    })
-                    .collect();
+                let refs = blob_refs(blobs, parcels.iter().map(|p| p.0));
+                let placed: Vec<(BlobRef, u32)> = refs.zip(parcels.iter().map(|p| p.1)).collect();
                 self.reseq.post_parcels(placed, now);
             }
             Command::SkipGaps { key, .. } => {
@@ -305,16 +301,11 @@ impl QueueState {
                 self.reseq.unblock_all(now);
             }
             Command::Relocate { seqs, .. } => {
-                let mut position = blobs.position;
-                for (seq, len) in seqs {
+                let refs = blob_refs(blobs, seqs.iter().map(|s| s.1));
+                for ((seq, _), blob) in seqs.iter().zip(refs) {
                     if let Some(entry) = self.entries.get_mut(seq) {
-                        entry.blob = BlobRef {
-                            segment: blobs.segment,
-                            position,
-                            len: *len,
-                        };
+                        entry.blob = blob;
                     }
-                    position += u64::from(*len);
                 }
             }
         }
@@ -327,14 +318,8 @@ impl QueueState {
         blobs: BlobsAt,
         now: Timestamp,
     ) {
-        let mut position = blobs.position;
-        for entry in messages {
-            let blob = BlobRef {
-                segment: blobs.segment,
-                position,
-                len: entry.blob_len,
-            };
-            position += u64::from(entry.blob_len);
+        let lens = messages.iter().map(|m| m.blob_len);
+        for (entry, blob) in messages.iter().zip(blob_refs(blobs, lens)) {
             self.apply_enqueue_one(entry, blob, now);
         }
         for seq in dropped {

@@ -162,7 +162,7 @@ fn queue_stats() -> Value {
     let mut properties = properties;
     properties.insert(
         "resequence".to_owned(),
-        json!({"$ref": "#/components/schemas/ResequenceStats", "description": "Resequencing queues only."}),
+        json!({"$ref": "#/components/schemas/ResequenceStats", "description": "Resequencing queues, and queues whose transactions' messages and records are still on their way to their targets."}),
     );
     let required: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
     obj(&required, Value::Object(properties))
