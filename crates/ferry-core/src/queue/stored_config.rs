@@ -91,39 +91,37 @@ mod tests {
     use crate::queue::resequence::{GapPolicy, Output, ResequenceConfig};
 
     #[test]
-    fn legacy_layout_reads_what_the_first_format_wrote() {
-        // The first format wrote QueueConfig's twenty fields in this order: a legacy config
-        // written now has exactly those bytes, and reads back as the same config.
-        let config = QueueConfig {
+    fn a_configure_record_of_the_first_format_still_reads() {
+        // Written by the first format (commit 86c24bc): `Command::Configure` as it was then,
+        // with a config of non-default values, through `encode_record`.
+        const RECORD: &str = "520000000080d095ffbc3100c8df020080e0e5a401808040010301086a6f62732d\
+            646c71000000000000000c40a0f736000000000000000000e0a712010001000000000000294001e80700\
+            0101f0bdf3d589cf959a12";
+        let bytes: Vec<u8> = (0..RECORD.len())
+            .step_by(2)
+            .filter_map(|i| u8::from_str_radix(RECORD.get(i..i + 2)?, 16).ok())
+            .collect();
+        let (command, _) = crate::queue::decode_record(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        let crate::queue::Command::LegacyConfigure { now, config, uid } = command else {
+            panic!("read as {command:?}");
+        };
+        assert_eq!(
+            (now.as_millis(), uid),
+            (1_700_000_000_000, 0x1234_5678_9abc_def0)
+        );
+        let expected = QueueConfig {
+            visibility_timeout_ms: 45_000,
             max_receives: Some(3),
-            dead_letter_queue: Some("dlq".into()),
+            dead_letter_queue: Some("jobs-dlq".into()),
+            backoff_multiplier: 3.5,
+            rate_limit_per_s: Some(12.5),
+            max_length: Some(1000),
+            overflow: Overflow::DropOldest,
+            on_expire: ExpireAction::DeadLetter,
+            dedup_scope: DedupScope::Group,
             ..QueueConfig::default()
         };
-        let legacy = LegacyConfig {
-            fifo: config.fifo,
-            visibility_timeout_ms: config.visibility_timeout_ms,
-            delay_ms: config.delay_ms,
-            retention_ms: config.retention_ms,
-            max_message_bytes: config.max_message_bytes,
-            max_receives: config.max_receives,
-            dead_letter_queue: config.dead_letter_queue.clone(),
-            backoff_initial_ms: config.backoff_initial_ms,
-            backoff_multiplier: config.backoff_multiplier,
-            backoff_max_ms: config.backoff_max_ms,
-            backoff_jitter: config.backoff_jitter,
-            content_dedup: config.content_dedup,
-            dedup_window_ms: config.dedup_window_ms,
-            dedup_scope: config.dedup_scope,
-            max_in_flight: config.max_in_flight,
-            rate_limit_per_s: config.rate_limit_per_s,
-            max_length: config.max_length,
-            max_bytes: config.max_bytes,
-            overflow: config.overflow,
-            on_expire: config.on_expire,
-        };
-        let bytes = postcard::to_allocvec(&legacy).unwrap_or_default();
-        let back: LegacyConfig = postcard::from_bytes(&bytes).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(QueueConfig::from(back), config);
+        assert_eq!(QueueConfig::from(config), expected);
     }
 
     #[test]
