@@ -1,11 +1,12 @@
-//! `ferry top`: a live terminal view of every queue (ratatui on crossterm), refreshed every
-//! second. Depths are current; rates are computed here from the totals of successive refreshes
-//! (falling back to the server's last history sample on the first one); latency percentiles
-//! come from the server's history. `q`, Esc or Ctrl-C quits.
+//! `ferry top`: a live terminal view of every queue and stream (ratatui on crossterm),
+//! refreshed every second. Depths and offsets are current; rates are computed here from the
+//! totals of successive refreshes (falling back to the server's last history sample on the
+//! first one); latency percentiles and consumer lag come from the server's history. `q`, Esc
+//! or Ctrl-C quits.
 
 use crate::cli::TopArgs;
 use crate::failure::Failure;
-use crate::stats::{self, HEADER, Row};
+use crate::stats::{self, HEADER, Row, STREAM_HEADER, Snapshot, StreamRow};
 use ferry_client::Client;
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 /// What one refresh shows.
 struct Screen {
     url: String,
-    rows: Vec<Row>,
+    snapshot: Snapshot,
     error: Option<String>,
     updated: String,
 }
@@ -42,36 +43,82 @@ pub(crate) fn with_measured_rates(before: &[Row], mut now: Vec<Row>, seconds: f6
     now
 }
 
+/// Replaces the append rates of `now` by those measured between `before` and `now`.
+pub(crate) fn with_measured_append_rates(
+    before: &[StreamRow],
+    mut now: Vec<StreamRow>,
+    seconds: f64,
+) -> Vec<StreamRow> {
+    if seconds <= 0.0 {
+        return now;
+    }
+    for row in &mut now {
+        if let Some(b) = before.iter().find(|b| b.name == row.name)
+            && row.appended_total >= b.appended_total
+        {
+            row.appended_per_s = Some((row.appended_total - b.appended_total) as f64 / seconds);
+        }
+    }
+    now
+}
+
+/// A table with a bold header row and a titled border.
+fn table<'a>(
+    title: &'a str,
+    header: &'a [&'a str],
+    rows: impl Iterator<Item = Vec<String>> + 'a,
+) -> Table<'a> {
+    let header_row = TableRow::new(header.iter().map(|h| Cell::from(*h)))
+        .style(Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED));
+    let mut widths = vec![Constraint::Fill(3)];
+    widths.extend(std::iter::repeat_n(
+        Constraint::Fill(1),
+        header.len().saturating_sub(1),
+    ));
+    Table::new(rows.map(TableRow::new), widths)
+        .header(header_row)
+        .block(Block::bordered().title(title))
+}
+
 fn draw(terminal: &mut DefaultTerminal, screen: &Screen) -> std::io::Result<()> {
     terminal.draw(|frame| {
-        let [title, body, footer] = Layout::vertical([
+        let streams = &screen.snapshot.streams;
+        let stream_height = if streams.is_empty() {
+            0
+        } else {
+            u16::try_from(streams.len() + 3).unwrap_or(u16::MAX)
+        };
+        let [title, body, stream_body, footer] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Min(3),
+            Constraint::Max(stream_height),
             Constraint::Length(1),
         ])
         .areas(frame.area());
-        let depth: u64 = screen
-            .rows
+        let queues = &screen.snapshot.queues;
+        let depth: u64 = queues
             .iter()
             .map(|r| r.visible + r.delayed + r.in_flight)
             .sum();
         let heading = format!(
-            " ferry top · {} · {} queues · {} messages · {}",
+            " ferry top · {} · {} queues · {} messages · {} streams · {}",
             screen.url,
-            screen.rows.len(),
+            queues.len(),
             depth,
+            streams.len(),
             screen.updated
         );
         frame.render_widget(Paragraph::new(heading).bold(), title);
-        let header = TableRow::new(HEADER.iter().map(|h| Cell::from(*h)))
-            .style(Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED));
-        let rows = screen.rows.iter().map(|r| TableRow::new(stats::cells(r)));
-        let mut widths = vec![Constraint::Fill(3)];
-        widths.extend(std::iter::repeat_n(Constraint::Fill(1), HEADER.len() - 1));
-        let table = Table::new(rows, widths)
-            .header(header)
-            .block(Block::bordered().title(" queues "));
-        frame.render_widget(table, body);
+        let queue_table = table(" queues ", &HEADER, queues.iter().map(stats::cells));
+        frame.render_widget(queue_table, body);
+        if !streams.is_empty() {
+            let stream_table = table(
+                " streams ",
+                &STREAM_HEADER,
+                streams.iter().map(stats::stream_cells),
+            );
+            frame.render_widget(stream_table, stream_body);
+        }
         let status = match &screen.error {
             Some(e) => Line::from(format!(" error: {e}")).red(),
             None => Line::from(
@@ -102,25 +149,33 @@ async fn run_loop(
     client: &Client,
     interval: Duration,
 ) -> Result<(), Failure> {
-    let mut previous: Option<(Instant, Vec<Row>)> = None;
+    let mut previous: Option<(Instant, Snapshot)> = None;
     let mut screen = Screen {
         url: client.base_url().to_string(),
-        rows: Vec::new(),
+        snapshot: Snapshot::default(),
         error: None,
         updated: String::new(),
     };
     loop {
         let started = Instant::now();
         match stats::fetch(client).await {
-            Ok(rows) => {
-                let rows = match &previous {
+            Ok(snapshot) => {
+                let snapshot = match &previous {
                     Some((at, before)) => {
-                        with_measured_rates(before, rows, at.elapsed().as_secs_f64())
+                        let seconds = at.elapsed().as_secs_f64();
+                        Snapshot {
+                            queues: with_measured_rates(&before.queues, snapshot.queues, seconds),
+                            streams: with_measured_append_rates(
+                                &before.streams,
+                                snapshot.streams,
+                                seconds,
+                            ),
+                        }
                     }
-                    None => rows,
+                    None => snapshot,
                 };
-                previous = Some((Instant::now(), rows.clone()));
-                screen.rows = rows;
+                previous = Some((Instant::now(), snapshot.clone()));
+                screen.snapshot = snapshot;
                 screen.error = None;
                 screen.updated = ferry_api::time::format_rfc3339(ferry_api::Timestamp(
                     u64::try_from(
@@ -196,6 +251,24 @@ mod tests {
             reset[0].enqueued_per_s,
             Some(99.0),
             "re-created queue: no negative rate"
+        );
+    }
+
+    #[test]
+    fn append_rates_are_measured_between_refreshes() {
+        let stream = |appended| StreamRow {
+            name: "s".into(),
+            appended_total: appended,
+            appended_per_s: Some(7.0),
+            ..StreamRow::default()
+        };
+        let now = with_measured_append_rates(&[stream(100)], vec![stream(400)], 3.0);
+        assert_eq!(now[0].appended_per_s, Some(100.0));
+        let reset = with_measured_append_rates(&[stream(100)], vec![stream(5)], 3.0);
+        assert_eq!(
+            reset[0].appended_per_s,
+            Some(7.0),
+            "re-created: the server's rate"
         );
     }
 }

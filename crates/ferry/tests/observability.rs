@@ -440,7 +440,7 @@ fn readiness_flips_after_recovery() {
 }
 
 #[test]
-fn stats_prints_every_queue_once() {
+fn stats_prints_every_queue_and_stream_once() {
     let dir = DataDir::new();
     let server = Server::start(&dir, &["--metrics-sample-interval-ms", "100"]);
     let client = server.client();
@@ -449,6 +449,12 @@ fn stats_prints_every_queue_once() {
         ok(client.put_queue("b", &QueueConfig::default()).await);
         let bodies = (0..3).map(|i| SendEntry::text(format!("a{i}"))).collect();
         ok(client.send("a", bodies).await);
+        ok(client.put_stream("events", &StreamConfig::default()).await);
+        let records = AppendRequest {
+            records: vec![AppendRecord::text("e1"), AppendRecord::text("e2")],
+            expected_offset: None,
+        };
+        ok(client.append("events", &records).await);
         // Two samples at least, so that the history has rates.
         tokio::time::sleep(Duration::from_millis(350)).await;
         let history = ok(client.metrics_history().await);
@@ -471,9 +477,11 @@ fn stats_prints_every_queue_once() {
         String::from_utf8_lossy(&out.stderr)
     );
     let rows: serde_json::Value = ok(serde_json::from_slice(&out.stdout));
-    assert_eq!(rows[0]["name"], "a");
-    assert_eq!(rows[0]["visible"], 3);
-    assert_eq!(rows[1]["name"], "b");
+    assert_eq!(rows["queues"][0]["name"], "a");
+    assert_eq!(rows["queues"][0]["visible"], 3);
+    assert_eq!(rows["queues"][1]["name"], "b");
+    assert_eq!(rows["streams"][0]["name"], "events");
+    assert_eq!(rows["streams"][0]["records"], 2);
     let table = ok(Command::new(env!("CARGO_BIN_EXE_ferry"))
         .args(["stats", "--url", &server.url()])
         .output());
@@ -482,6 +490,15 @@ fn stats_prints_every_queue_once() {
     assert!(
         text.lines()
             .any(|l| l.starts_with("a ") && l.contains(" 3 ")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("STREAM")),
+        "a streams table: {text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("events ") && l.contains(" 2 ")),
         "{text}"
     );
 }
