@@ -16,6 +16,15 @@
 //! latency percentiles, and a [`Verification`] that every record came back exactly once, at
 //! the offset its append was given.
 //!
+//! `ferry bench resequence` ([`ResequenceBench`], [`run_resequence`]): one producer sends
+//! numbered messages dealt over `--keys` order keys to a fresh resequencing queue; workers
+//! receive them in batches and complete each batch in one call; a follower reads the results
+//! from the queue's output stream. The [`ResequenceReport`] gives the throughput (first send
+//! to last result readable), the complete call's latency, send-to-result and
+//! complete-to-result latency, and a [`ResultCheck`] that every result arrived exactly once,
+//! in its key's send order. `--plain` runs the same workers acking a plain queue: the
+//! baseline.
+//!
 //! It is *not* a server, and it starts none: point it at one with `--url`. It does not choose
 //! the server's durability either; `--fsync` is a server setting, and the figures hold for
 //! whatever the server runs with. The body layout, the definitions of every figure and measured
@@ -41,6 +50,7 @@ mod options;
 mod producer;
 mod progress;
 mod report;
+mod resequence;
 mod run;
 mod schedule;
 mod shared;
@@ -49,6 +59,10 @@ mod stream;
 pub use error::BenchError;
 pub use options::{QueueBench, defaults};
 pub use report::{LatencySummary, QueueReport, Workload};
+pub use resequence::{
+    DeliveryCheck, ResequenceBench, ResequenceMode, ResequenceReport, ResequenceWorkload,
+    ResultCheck, defaults as resequence_defaults, run_resequence,
+};
 pub use run::run_queue;
 pub use stream::{
     PhaseFigures, StreamBench, StreamReport, StreamWorkload, Verification,

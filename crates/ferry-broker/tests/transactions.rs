@@ -41,7 +41,7 @@ async fn setup(dir: &std::path::Path) -> Result<Broker> {
 
 /// Everything the targets hold: bodies received from `out`, values in `log`.
 async fn published(b: &Broker) -> Result<(Vec<String>, Vec<String>)> {
-    let got = receive(&b, "out", 100).await?;
+    let got = receive(b, "out", 100).await?;
     let messages = got
         .iter()
         .map(|d| String::from_utf8_lossy(&d.body.bytes).into_owned())

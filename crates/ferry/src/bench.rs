@@ -9,11 +9,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), Failure> {
     match args.command {
         BenchCommand::Queue(options) => {
             let report = ferry_bench::run_queue(&options).await.map_err(failed)?;
-            let output = if options.json {
-                Output::Json(report.to_json())
-            } else {
-                Output::Table(report.table())
-            };
+            let output = Output::of(options.json, || report.to_json(), || report.table());
             print(output)?;
             verdict(
                 report.is_clean(),
@@ -22,15 +18,22 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), Failure> {
         }
         BenchCommand::Stream(options) => {
             let report = ferry_bench::run_stream(&options).await.map_err(failed)?;
-            let output = if options.json {
-                Output::Json(report.to_json())
-            } else {
-                Output::Table(report.table())
-            };
+            let output = Output::of(options.json, || report.to_json(), || report.table());
             print(output)?;
             verdict(
                 report.is_clean(),
                 "records were lost, repeated, out of order or malformed (see the report)",
+            )
+        }
+        BenchCommand::Resequence(options) => {
+            let report = ferry_bench::run_resequence(&options)
+                .await
+                .map_err(failed)?;
+            let output = Output::of(options.json, || report.to_json(), || report.table());
+            print(output)?;
+            verdict(
+                report.is_clean(),
+                "results were lost, repeated, out of order or mismatched (see the report)",
             )
         }
     }
@@ -42,6 +45,21 @@ enum Output {
     Json(Result<String, BenchError>),
     /// For people.
     Table(String),
+}
+
+impl Output {
+    /// The JSON with `--json`, else the table.
+    fn of(
+        json: bool,
+        to_json: impl FnOnce() -> Result<String, BenchError>,
+        table: impl FnOnce() -> String,
+    ) -> Output {
+        if json {
+            Output::Json(to_json())
+        } else {
+            Output::Table(table())
+        }
+    }
 }
 
 fn print(output: Output) -> Result<(), Failure> {

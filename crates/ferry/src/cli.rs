@@ -360,4 +360,8 @@ pub(crate) enum BenchCommand {
     /// Appends to a fresh stream, then reads it all back: append and read rates, append
     /// latency, and whether every record came back once, in offset order.
     Stream(ferry_bench::StreamBench),
+    /// Workers complete a fresh resequencing queue's messages in parallel while a follower
+    /// reads the results from its output stream: throughput, complete and end-to-end latency,
+    /// and whether every result arrived once, in its key's order (`--plain`: the ack baseline).
+    Resequence(ferry_bench::ResequenceBench),
 }

@@ -180,7 +180,7 @@ impl Broker {
                     let messages = payloads
                         .into_iter()
                         .filter_map(|(n, p)| match p {
-                            Payload::Message(m) => Some((n, m)),
+                            Payload::Message(m) => Some((n, *m)),
                             Payload::Record(_) => None,
                         })
                         .collect();
@@ -225,7 +225,7 @@ impl Broker {
 
 /// What a release becomes at its target.
 enum Payload {
-    Message(Incoming),
+    Message(Box<Incoming>),
     Record(NewRecord),
 }
 
@@ -246,7 +246,7 @@ fn route(output: Option<&Output>, item: Outgoing) -> Result<(Output, Payload)> {
                 )
             })?;
             let payload = match &output {
-                Output::Queue(_) => Payload::Message(Incoming {
+                Output::Queue(_) => Payload::Message(Box::new(Incoming {
                     message: NewMessage {
                         body,
                         attributes,
@@ -254,7 +254,7 @@ fn route(output: Option<&Output>, item: Outgoing) -> Result<(Output, Payload)> {
                         ..NewMessage::default()
                     },
                     dead_letter: None,
-                }),
+                })),
                 Output::Stream(_) => Payload::Record(NewRecord {
                     partition: None,
                     timestamp: Some(completed_at),
@@ -295,7 +295,7 @@ fn route(output: Option<&Output>, item: Outgoing) -> Result<(Output, Payload)> {
                     message,
                     dead_letter: None,
                 };
-                (Output::Queue(queue), Payload::Message(incoming))
+                (Output::Queue(queue), Payload::Message(Box::new(incoming)))
             }
             Parcel::Record {
                 stream,
