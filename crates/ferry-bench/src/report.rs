@@ -228,12 +228,7 @@ impl QueueReport {
             "queue:    {} ({fate}), run took {:.2} s",
             self.queue, self.elapsed_s
         )?;
-        if self.interrupted {
-            writeln!(
-                out,
-                "          interrupted by Ctrl-C: figures cover the part that ran"
-            )?;
-        }
+        crate::report::interrupted_note(out, self.interrupted)?;
         writeln!(out)?;
         writeln!(
             out,
@@ -398,4 +393,16 @@ mod tests {
             bad.table()
         );
     }
+}
+
+/// The line a report carries when the run was cut short by Ctrl-C.
+pub(crate) fn interrupted_note(out: &mut String, interrupted: bool) -> std::fmt::Result {
+    use std::fmt::Write as _;
+    if interrupted {
+        writeln!(
+            out,
+            "          interrupted by Ctrl-C: figures cover the part that ran"
+        )?;
+    }
+    Ok(())
 }

@@ -229,12 +229,7 @@ impl ResequenceReport {
             "queue:    {}{output} ({fate}), server {}, run took {:.2} s",
             self.queue, self.url, self.elapsed_s
         )?;
-        if self.interrupted {
-            writeln!(
-                out,
-                "          interrupted by Ctrl-C: figures cover the part that ran"
-            )?;
-        }
+        crate::report::interrupted_note(out, self.interrupted)?;
         writeln!(out)?;
         let done = match w.mode {
             ResequenceMode::Resequence => "results readable in the output stream",

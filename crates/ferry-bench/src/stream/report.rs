@@ -182,12 +182,7 @@ impl StreamReport {
             "kept"
         };
         writeln!(out, "stream:   {} ({fate})", self.stream)?;
-        if self.interrupted {
-            writeln!(
-                out,
-                "          interrupted by Ctrl-C: figures cover the part that ran"
-            )?;
-        }
+        crate::report::interrupted_note(out, self.interrupted)?;
         writeln!(out)?;
         writeln!(
             out,
