@@ -285,6 +285,18 @@ impl QueueReport {
     }
 }
 
+/// The line a report carries when the run was cut short by Ctrl-C.
+pub(crate) fn interrupted_note(out: &mut String, interrupted: bool) -> std::fmt::Result {
+    use std::fmt::Write as _;
+    if interrupted {
+        writeln!(
+            out,
+            "          interrupted by Ctrl-C: figures cover the part that ran"
+        )?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,16 +405,4 @@ mod tests {
             bad.table()
         );
     }
-}
-
-/// The line a report carries when the run was cut short by Ctrl-C.
-pub(crate) fn interrupted_note(out: &mut String, interrupted: bool) -> std::fmt::Result {
-    use std::fmt::Write as _;
-    if interrupted {
-        writeln!(
-            out,
-            "          interrupted by Ctrl-C: figures cover the part that ran"
-        )?;
-    }
-    Ok(())
 }
