@@ -33,10 +33,32 @@ pub(crate) enum Command {
     Stream(crate::stream::StreamArgs),
     /// Measure a running server: load with latency percentiles, every message verified.
     Bench(BenchArgs),
-    /// Print every queue's depth, rates and latency once, from a running server.
+    /// Ack leased messages and publish messages and records as one atomic, durable step.
+    Txn(TxnArgs),
+    /// Print every queue's and stream's numbers once, from a running server.
     Stats(StatsArgs),
-    /// A live terminal view of every queue, refreshed every second (q to quit).
+    /// A live terminal view of every queue and stream, refreshed every second (q to quit).
     Top(TopArgs),
+}
+
+/// `ferry txn`: one transaction, all or nothing.
+#[derive(Debug, Args)]
+pub(crate) struct TxnArgs {
+    /// Base URL of the Ferry server.
+    #[arg(long, env = "FERRY_URL", default_value = DEFAULT_URL)]
+    pub(crate) url: String,
+    /// A lease to ack, as QUEUE=RECEIPT (repeatable; all of one queue).
+    #[arg(long, value_name = "QUEUE=RECEIPT", required = true)]
+    pub(crate) ack: Vec<String>,
+    /// A text message to send, as QUEUE=BODY (repeatable).
+    #[arg(long, value_name = "QUEUE=BODY")]
+    pub(crate) send: Vec<String>,
+    /// A text record to append, as STREAM=VALUE or STREAM=KEY=VALUE with --keyed (repeatable).
+    #[arg(long, value_name = "STREAM=VALUE")]
+    pub(crate) append: Vec<String>,
+    /// Read --append as STREAM=KEY=VALUE.
+    #[arg(long)]
+    pub(crate) keyed: bool,
 }
 
 /// `ferry stats`.
@@ -45,7 +67,7 @@ pub(crate) struct StatsArgs {
     /// Base URL of the Ferry server.
     #[arg(long, env = "FERRY_URL", default_value = DEFAULT_URL)]
     pub(crate) url: String,
-    /// Print JSON (one object per queue) instead of a table.
+    /// Print JSON (`{"queues": [...], "streams": [...]}`) instead of tables.
     #[arg(long)]
     pub(crate) json: bool,
 }
@@ -292,6 +314,9 @@ pub(crate) struct ConfigArgs {
     /// With --resequence-*: what a message that never completes does to its key.
     #[arg(long, value_enum, value_name = "POLICY")]
     pub(crate) gap_policy: Option<GapPolicyArg>,
+    /// With --resequence-*: release a marker (attribute ferry-gap) where a gap was skipped.
+    #[arg(long)]
+    pub(crate) gap_markers: bool,
     /// Any other settings as a JSON object, e.g. '{"retention_ms": 60000}' (flags win).
     #[arg(long, value_name = "JSON")]
     pub(crate) config_json: Option<String>,

@@ -12,6 +12,7 @@ mod shutdown;
 mod stats;
 mod stream;
 mod top;
+mod txn;
 
 use clap::Parser as _;
 use cli::{Cli, Command};
@@ -25,11 +26,13 @@ fn main() -> ExitCode {
         Command::Serve(_) | Command::Bench(_) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build(),
-        Command::Queue(_) | Command::Stream(_) | Command::Stats(_) | Command::Top(_) => {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-        }
+        Command::Queue(_)
+        | Command::Stream(_)
+        | Command::Txn(_)
+        | Command::Stats(_)
+        | Command::Top(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
     };
     let runtime = match runtime {
         Ok(runtime) => runtime,
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
             Command::Queue(args) => queue::run(args).await,
             Command::Stream(args) => stream::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Txn(args) => txn::run(args).await,
             Command::Stats(args) => stats::run(args).await,
             Command::Top(args) => top::run(args).await,
         }

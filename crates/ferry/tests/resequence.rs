@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{DataDir, Server, call_json, runtime};
+use common::{DataDir, Server, call_json, ferry_cli, runtime};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -300,5 +300,109 @@ fn held_back_results_survive_kill_9_and_are_released_once() {
             "{info}"
         );
     });
+    server.kill();
+}
+
+/// Runs `ferry …` and returns its stdout, failing the test if it fails.
+fn ferry_ok(server: &Server, args: &[&str]) -> String {
+    let (ok, out, err) = ferry_cli(server, args, None);
+    assert!(ok, "ferry {args:?} failed: {err}");
+    out
+}
+
+/// The CLI covers resequencing and transactions end to end.
+#[test]
+fn the_cli_completes_skips_gaps_and_runs_transactions() {
+    let dir = DataDir::new();
+    let server = Server::start(&dir, &[]);
+    ferry_ok(&server, &["stream", "create", "out"]);
+    ferry_ok(
+        &server,
+        &[
+            "queue",
+            "create",
+            "work",
+            "--resequence-stream",
+            "out",
+            "--gap-policy",
+            "block",
+            "--gap-markers",
+        ],
+    );
+    ferry_ok(&server, &["queue", "create", "plain"]);
+    ferry_ok(
+        &server,
+        &["queue", "send", "work", "--group", "k", "first", "second"],
+    );
+    let received: Value = serde_json::from_str(&ferry_ok(
+        &server,
+        &["queue", "recv", "work", "--max", "2", "--json"],
+    ))
+    .unwrap_or_default();
+    let receipt = |i: usize| {
+        received["messages"][i]["receipt"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // The first message is acked without a result: a gap that blocks key k.
+    ferry_ok(&server, &["queue", "ack", "work", &receipt(0)]);
+    ferry_ok(
+        &server,
+        &["queue", "complete", "work", &receipt(1), "SECOND"],
+    );
+    let (again, _, err) = ferry_cli(
+        &server,
+        &["queue", "complete", "work", &receipt(1), "x"],
+        None,
+    );
+    assert!(!again && err.contains("already_completed"), "{err}");
+    let skipped = ferry_ok(&server, &["queue", "skip-gaps", "work", "--key", "k"]);
+    assert!(skipped.contains("skipped 1"), "{skipped}");
+    runtime().block_on(async {
+        let out = wait_for_output(&server, 2).await;
+        let values: Vec<&str> = out.iter().map(|o| o.1.as_str()).collect();
+        assert_eq!(values.len(), 2, "{out:?}");
+        assert_eq!(values[1], "SECOND", "the gap marker comes first: {out:?}");
+    });
+    // A transaction from the CLI: ack one plain message, publish a message and a record.
+    ferry_ok(&server, &["queue", "send", "plain", "job"]);
+    let received: Value =
+        serde_json::from_str(&ferry_ok(&server, &["queue", "recv", "plain", "--json"]))
+            .unwrap_or_default();
+    let ack = format!(
+        "plain={}",
+        received["messages"][0]["receipt"]
+            .as_str()
+            .unwrap_or_default()
+    );
+    ferry_ok(&server, &["queue", "create", "done"]);
+    let txn = ferry_ok(
+        &server,
+        &[
+            "txn",
+            "--ack",
+            &ack,
+            "--send",
+            "done=job done",
+            "--append",
+            "out=k=logged",
+            "--keyed",
+        ],
+    );
+    assert!(txn.contains("acked 1, published 2"), "{txn}");
+    runtime().block_on(async {
+        let out = wait_for_output(&server, 3).await;
+        assert_eq!(
+            out.last().map(|o| (o.0.as_str(), o.1.as_str())),
+            Some(("k", "logged"))
+        );
+    });
+    let (refused, _, err) = ferry_cli(
+        &server,
+        &["txn", "--ack", &ack, "--send", "done=again"],
+        None,
+    );
+    assert!(!refused && err.contains("stale_receipt"), "{err}");
     server.kill();
 }

@@ -131,16 +131,20 @@ fn config_apply(base: QueueConfig, args: &ConfigArgs) -> Result<QueueConfig, Fai
         });
         resequence.output = output;
     }
-    if let Some(policy) = args.gap_policy {
+    if args.gap_policy.is_some() || args.gap_markers {
         let Some(resequence) = config.resequence.as_mut() else {
             return Err(invalid(
-                "--gap-policy needs --resequence-stream or --resequence-queue".to_owned(),
+                "--gap-policy and --gap-markers need --resequence-stream or --resequence-queue"
+                    .to_owned(),
             ));
         };
-        resequence.gap_policy = match policy {
-            GapPolicyArg::Skip => GapPolicy::Skip,
-            GapPolicyArg::Block => GapPolicy::Block,
-        };
+        if let Some(policy) = args.gap_policy {
+            resequence.gap_policy = match policy {
+                GapPolicyArg::Skip => GapPolicy::Skip,
+                GapPolicyArg::Block => GapPolicy::Block,
+            };
+        }
+        resequence.gap_markers |= args.gap_markers;
     }
     Ok(config)
 }
@@ -233,6 +237,7 @@ mod tests {
             resequence_stream: None,
             resequence_queue: Some("out".into()),
             gap_policy: Some(GapPolicyArg::Block),
+            gap_markers: true,
             config_json: config_json.map(str::to_owned),
         }
     }
@@ -256,8 +261,12 @@ mod tests {
         assert_eq!(config.max_receives, Some(3));
         let resequence = config.resequence.unwrap_or_else(|| panic!("no resequence"));
         assert_eq!(
-            (resequence.output, resequence.gap_policy),
-            (Output::Queue("out".into()), GapPolicy::Block)
+            (
+                resequence.output,
+                resequence.gap_policy,
+                resequence.gap_markers
+            ),
+            (Output::Queue("out".into()), GapPolicy::Block, true)
         );
     }
 

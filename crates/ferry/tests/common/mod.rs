@@ -218,11 +218,17 @@ pub fn raw() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-/// Runs the `ferry` CLI against `server` and returns (exit success, stdout, stderr).
+/// Runs `ferry queue …` against `server` and returns (exit success, stdout, stderr).
 pub fn cli(server: &Server, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    let mut full = vec!["queue"];
+    full.extend_from_slice(args);
+    ferry_cli(server, &full, stdin)
+}
+
+/// Runs `ferry …` against `server` and returns (exit success, stdout, stderr).
+pub fn ferry_cli(server: &Server, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
     command
-        .arg("queue")
         .args(args)
         .env("FERRY_URL", server.url())
         .stdout(Stdio::piped())
