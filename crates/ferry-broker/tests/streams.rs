@@ -559,3 +559,42 @@ async fn a_time_finds_the_first_record_at_or_after_it_inside_a_batch() -> TestRe
     b.shutdown().await;
     Ok(())
 }
+
+// docs/streams.md#read
+#[tokio::test]
+async fn a_read_collects_records_across_many_batches_within_its_limits() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let b = Broker::open(config(dir.path())).await?;
+    b.put_stream("big", stream_config(1)).await?;
+    // 40 batches of 100 records of 1 KB: 4 MB, more than one log read's chunk.
+    let value = "v".repeat(1000);
+    for batch in 0..40 {
+        let records = (0..100)
+            .map(|i| record(None, &format!("{batch:02}-{i:03}-{value}")))
+            .collect();
+        b.append("big", records, None).await?;
+    }
+    let read = |offset: u64, max_records: u32, max_bytes: u32| ReadOptions {
+        max_records,
+        max_bytes,
+        ..from(offset)
+    };
+    let all = b.read("big", 0, read(50, 3_000, 64 << 20)).await?;
+    assert_eq!(
+        all.records.len(),
+        3_000,
+        "every record asked for, across chunks"
+    );
+    let offsets: Vec<u64> = all.records.iter().map(|r| r.offset).collect();
+    assert_eq!(offsets, (50..3_050).collect::<Vec<_>>());
+    assert_eq!(all.next_offset, 3_050);
+    let bounded = b.read("big", 0, read(0, 4_000, 1_500_000)).await?;
+    let n = bounded.records.len();
+    assert!(
+        (1_400..=1_500).contains(&n),
+        "max_bytes bounds the read: {n} records"
+    );
+    assert_eq!(bounded.next_offset, n as u64);
+    b.shutdown().await;
+    Ok(())
+}

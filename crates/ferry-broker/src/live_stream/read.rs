@@ -13,6 +13,10 @@ use tokio::time::Instant;
 /// Bytes a decoded record is charged against a read's `max_bytes` besides its key, value and
 /// headers (roughly its framing in a batch).
 const RECORD_OVERHEAD_BYTES: usize = 16;
+/// Most stored bytes read from the log at a time while collecting a read's records: a read
+/// with a large `max_bytes` but few `max_records` then reads about what it returns, not all
+/// of `max_bytes`.
+const READ_CHUNK_BYTES: usize = 1 << 20;
 
 impl PartitionHandle {
     /// Reads records from `from`, waiting up to `wait` for one if the read starts at the end.
@@ -36,8 +40,37 @@ impl PartitionHandle {
                 .await;
         }
         let max_bytes = usize::try_from(max_bytes).unwrap_or(usize::MAX);
-        let chunk = self.read(offset, max_bytes).await?;
-        decode_chunk(offset, &chunk, max_records, max_bytes)
+        let max_records = max_records.max(1);
+        let mut outcome: Option<ReadOutcome> = None;
+        loop {
+            let (from, got, used) = match &outcome {
+                Some(o) => (o.next_offset, o.records.len(), charged(&o.records)),
+                None => (offset, 0, 0),
+            };
+            let want = max_records.saturating_sub(u32::try_from(got).unwrap_or(u32::MAX));
+            let room = max_bytes.saturating_sub(used);
+            let chunk = self.read(from, room.min(READ_CHUNK_BYTES)).await?;
+            let part = decode_chunk(from, &chunk, want, room)?;
+            let more = !part.records.is_empty() && part.next_offset < part.end_offset;
+            let merged = match outcome.take() {
+                None => part,
+                Some(mut o) => {
+                    o.records.extend(part.records);
+                    ReadOutcome {
+                        records: o.records,
+                        skipped_to: o.skipped_to,
+                        ..part
+                    }
+                }
+            };
+            let full = merged.records.len() >= max_records as usize
+                || charged(&merged.records) >= max_bytes;
+            outcome = Some(merged);
+            if full || !more {
+                break;
+            }
+        }
+        outcome.ok_or_else(|| Error::new(ErrorKind::Internal, "read returned nothing"))
     }
 
     /// The offset and timestamp of the first record whose timestamp is at least `timestamp`
@@ -107,9 +140,7 @@ pub(crate) fn decode_chunk(
             if offset < from {
                 continue;
             }
-            let size = RECORD_OVERHEAD_BYTES
-                + record.key.as_ref().map_or(0, Vec::len)
-                + record.value.as_ref().map_or(0, Vec::len);
+            let size = record_charge(&record);
             if records.len() >= max_records
                 || (!records.is_empty() && bytes.saturating_add(size) > max_bytes)
             {
@@ -130,6 +161,18 @@ pub(crate) fn decode_chunk(
         start_offset: chunk.ends.start,
         end_offset: chunk.ends.end,
     })
+}
+
+/// What a record counts against a read's `max_bytes`.
+fn record_charge(record: &ferry_core::stream::StreamRecord) -> usize {
+    RECORD_OVERHEAD_BYTES
+        + record.key.as_ref().map_or(0, Vec::len)
+        + record.value.as_ref().map_or(0, Vec::len)
+}
+
+/// What records count against a read's `max_bytes`, together.
+fn charged(records: &[StoredRecord]) -> usize {
+    records.iter().map(|r| record_charge(&r.record)).sum()
 }
 
 fn unreadable(offset: u64, e: &ferry_core::stream::BatchError) -> Error {
