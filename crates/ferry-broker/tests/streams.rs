@@ -560,7 +560,7 @@ async fn a_time_finds_the_first_record_at_or_after_it_inside_a_batch() -> TestRe
     Ok(())
 }
 
-// docs/streams.md#read
+// docs/streams.md#reads
 #[tokio::test]
 async fn a_read_collects_records_across_many_batches_within_its_limits() -> TestResult {
     let dir = tempfile::tempdir()?;
