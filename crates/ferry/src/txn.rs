@@ -83,11 +83,11 @@ fn request(args: &TxnArgs) -> Result<TransactionRequest, Failure> {
 }
 
 /// The entry `is_it` finds, or a new one made by `make`.
-fn entry_for<'a>(
-    entries: &'a mut Vec<PublishEntry>,
+fn entry_for(
+    entries: &mut Vec<PublishEntry>,
     is_it: impl Fn(&PublishEntry) -> bool,
     make: impl FnOnce() -> PublishEntry,
-) -> &'a mut PublishEntry {
+) -> &mut PublishEntry {
     let index = match entries.iter().position(is_it) {
         Some(index) => index,
         None => {
