@@ -321,9 +321,11 @@ mod tests {
         e.on_rejected(ErrorKind::QueueFull, 3);
         e.on_rejected(ErrorKind::StaleReceipt, 1);
         e.on_rejected(ErrorKind::Internal, 1);
+        e.on_rejected(ErrorKind::AlreadyCompleted, 2);
         let reasons = e.rejected.by_reason();
         assert_eq!(reasons[0], ("queue_full", 3));
         assert_eq!(reasons[3], ("stale_receipt", 1));
-        assert_eq!(reasons[6], ("other", 1));
+        assert_eq!(reasons[6], ("already_completed", 2));
+        assert_eq!(reasons[7], ("other", 1));
     }
 }
