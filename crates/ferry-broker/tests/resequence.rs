@@ -18,6 +18,21 @@ fn resequencing(output: Output, gap_policy: GapPolicy) -> QueueConfig {
     }
 }
 
+/// A broker with the output (stream or queue) and the resequencing queue `work` into it.
+async fn open_with_work(
+    dir: &std::path::Path,
+    output: Output,
+    policy: GapPolicy,
+) -> Result<Broker> {
+    let b = Broker::open(config(dir)).await?;
+    match &output {
+        Output::Stream(name) => b.put_stream(name, StreamConfig::default()).await?,
+        Output::Queue(name) => b.put_queue(name, QueueConfig::default()).await?,
+    };
+    b.put_queue("work", resequencing(output, policy)).await?;
+    Ok(b)
+}
+
 fn keyed(body: &str, key: &str) -> NewMessage {
     NewMessage {
         body: Body::text(body),
@@ -83,13 +98,7 @@ async fn wait_for_records(
 #[tokio::test]
 async fn results_reach_a_stream_in_arrival_order_per_key() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let b = Broker::open(config(dir.path())).await?;
-    b.put_stream("out", StreamConfig::default()).await?;
-    b.put_queue(
-        "work",
-        resequencing(Output::Stream("out".into()), GapPolicy::Skip),
-    )
-    .await?;
+    let b = open_with_work(dir.path(), Output::Stream("out".into()), GapPolicy::Skip).await?;
     let sent = b
         .send(
             "work",
@@ -140,13 +149,7 @@ async fn results_reach_a_stream_in_arrival_order_per_key() -> TestResult {
 #[tokio::test]
 async fn held_back_results_survive_a_restart_and_leave_once() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let b = Broker::open(config(dir.path())).await?;
-    b.put_queue("out", QueueConfig::default()).await?;
-    b.put_queue(
-        "work",
-        resequencing(Output::Queue("out".into()), GapPolicy::Skip),
-    )
-    .await?;
+    let b = open_with_work(dir.path(), Output::Queue("out".into()), GapPolicy::Skip).await?;
     let bodies: Vec<NewMessage> = (0..20).map(|i| keyed(&format!("m{i}"), "k")).collect();
     b.send("work", bodies).await?;
     let got = receive(&b, "work", 20).await?;
@@ -265,13 +268,7 @@ async fn config_errors_and_guards() -> TestResult {
 #[tokio::test]
 async fn a_blocked_gap_holds_its_key_until_skipped() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let b = Broker::open(config(dir.path())).await?;
-    b.put_stream("out", StreamConfig::default()).await?;
-    b.put_queue(
-        "work",
-        resequencing(Output::Stream("out".into()), GapPolicy::Block),
-    )
-    .await?;
+    let b = open_with_work(dir.path(), Output::Stream("out".into()), GapPolicy::Block).await?;
     b.send("work", vec![keyed("a1", "a"), keyed("a2", "a")])
         .await?;
     let got = receive(&b, "work", 2).await?;
