@@ -327,3 +327,28 @@ async fn a_result_the_output_would_refuse_is_refused_at_completion() -> TestResu
     b.shutdown().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_repeated_completion_is_already_completed_even_for_a_compacted_output() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let b = Broker::open(config(dir.path())).await?;
+    let compacted = StreamConfig {
+        cleanup: Cleanup::Compact,
+        ..StreamConfig::default()
+    };
+    b.put_stream("out", compacted).await?;
+    b.put_queue(
+        "work",
+        resequencing(Output::Stream("out".into()), GapPolicy::Skip),
+    )
+    .await?;
+    b.send("work", vec![keyed("a1", "a")]).await?;
+    let got = receive(&b, "work", 1).await?;
+    let first = b.complete("work", vec![completion(&got[0], "A1")]).await?;
+    assert_eq!(first.ok, 1, "keyed: the compacted output takes it");
+    // The message is gone, so its key is unknown: the answer must still say why.
+    let again = b.complete("work", vec![completion(&got[0], "A1")]).await?;
+    assert_eq!(again.failed[0].error.kind, ErrorKind::AlreadyCompleted);
+    b.shutdown().await;
+    Ok(())
+}

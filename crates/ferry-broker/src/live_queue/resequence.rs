@@ -73,13 +73,18 @@ impl LiveQueue {
         let texts: Vec<String> = completions.iter().map(|c| c.receipt.clone()).collect();
         let (parsed, positions, mut failed) = self.parse_receipts(&texts);
         // Results the output would refuse are refused here, with their message's order key.
+        // A receipt of no stored message of this queue is left to `decide_complete`, which
+        // says why (`already_completed`, `invalid_receipt`).
+        let uid = self.state.uid();
         let (parsed, positions): (Vec<Receipt>, Vec<usize>) = parsed
             .into_iter()
             .zip(positions)
             .filter(|&(receipt, position)| {
-                let key = self.state.group_of_message(receipt.id.seq()).flatten();
-                let Some(c) = completions.get(position) else {
-                    return false;
+                let stored = (receipt.id.queue_uid() == uid)
+                    .then(|| self.state.group_of_message(receipt.id.seq()))
+                    .flatten();
+                let (Some(key), Some(c)) = (stored, completions.get(position)) else {
+                    return true;
                 };
                 match check(position, key, c) {
                     Ok(()) => true,

@@ -319,10 +319,13 @@ impl LiveQueue {
     /// Replies through `done` once everything appended so far is durable.
     pub(super) fn after_sync(&mut self, done: Box<dyn FnOnce(Result<()>) + Send>) {
         let ticket = self.log.sync();
+        let release_end = self.state.last_release();
+        // This sync covers the releases made so far: none needs a sync of its own.
+        self.sync_asked_release = self.sync_asked_release.max(release_end);
         self.pending.push_back(Pending {
             ticket,
             durable_below: self.state.next_seq(),
-            release_end: self.state.last_release(),
+            release_end,
             done,
         });
     }
@@ -367,11 +370,10 @@ impl LiveQueue {
     }
 
     /// Asks for a sync when releases were made since the last one asked for, so that the
-    /// releaser gets them even when the record that made them did not need one.
+    /// releaser gets them even when the record that made them did not need one (an ack that
+    /// opened a gap, a lease that ran out).
     fn sync_new_releases(&mut self) {
-        let last = self.state.last_release();
-        if last > self.sync_asked_release {
-            self.sync_asked_release = last;
+        if self.state.last_release() > self.sync_asked_release {
             self.after_sync(Box::new(|_| {}));
         }
     }
