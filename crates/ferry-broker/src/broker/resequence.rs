@@ -164,73 +164,70 @@ impl Broker {
         output: Option<&Output>,
         items: Vec<Outgoing>,
     ) -> Result<()> {
-        let mut by_target: Vec<(Output, Vec<(u64, Payload)>)> = Vec::new();
+        let mut messages: Grouped<Incoming> = Vec::new();
+        let mut records: Grouped<NewRecord> = Vec::new();
         for item in items {
             let release = item.release();
-            let (target, payload) = route(output, item)?;
-            match by_target.iter_mut().find(|(t, _)| *t == target) {
-                Some((_, list)) => list.push((release, payload)),
-                None => by_target.push((target, vec![(release, payload)])),
+            match route(output, item)? {
+                Routed::Message(queue, m) => push_grouped(&mut messages, queue, (release, *m)),
+                Routed::Record(stream, r) => push_grouped(&mut records, stream, (release, r)),
             }
         }
-        for (target, payloads) in by_target {
-            let count = payloads.len();
-            let stored = match &target {
-                Output::Queue(name) => {
-                    let messages = payloads
-                        .into_iter()
-                        .filter_map(|(n, p)| match p {
-                            Payload::Message(m) => Some((n, *m)),
-                            Payload::Record(_) => None,
-                        })
-                        .collect();
-                    match self.queue(name) {
-                        Ok(queue) => queue.import(origin, messages).await,
-                        Err(e) => Err(e),
-                    }
-                }
-                Output::Stream(name) => {
-                    let records = payloads
-                        .into_iter()
-                        .filter_map(|(n, p)| match p {
-                            Payload::Record(r) => Some((n, r)),
-                            Payload::Message(_) => None,
-                        })
-                        .collect();
-                    let now = crate::clock::wall_now();
-                    match self.stream(name) {
-                        Ok(stream) => {
-                            stream
-                                .append_released(stream_origin(origin), records, now)
-                                .await
-                        }
-                        Err(e) => Err(e),
-                    }
-                }
+        for (queue, messages) in messages {
+            let count = messages.len();
+            let stored = match self.queue(&queue) {
+                Ok(handle) => handle.import(origin, messages).await,
+                Err(e) => Err(e),
             };
-            match stored {
-                // A transaction's target deleted since: what it published has nowhere to go,
-                // and waiting would hold up every later release of this queue.
-                Err(e)
-                    if matches!(e.kind, ErrorKind::QueueNotFound | ErrorKind::StreamNotFound) =>
-                {
-                    tracing::error!(?target, count, error = %e, "dropping published messages: their target was deleted");
+            tolerate_gone_target(&queue, count, stored)?;
+        }
+        let now = crate::clock::wall_now();
+        for (stream, records) in records {
+            let count = records.len();
+            let stored = match self.stream(&stream) {
+                Ok(live) => {
+                    live.append_released(stream_origin(origin), records, now)
+                        .await
                 }
-                other => other?,
-            }
+                Err(e) => Err(e),
+            };
+            tolerate_gone_target(&stream, count, stored)?;
         }
         Ok(())
     }
 }
 
-/// What a release becomes at its target.
-enum Payload {
-    Message(Box<Incoming>),
-    Record(NewRecord),
+/// Releases by target name, each target's in release order.
+type Grouped<T> = Vec<(String, Vec<(u64, T)>)>;
+
+fn push_grouped<T>(groups: &mut Grouped<T>, target: String, item: (u64, T)) {
+    match groups.iter_mut().find(|(name, _)| *name == target) {
+        Some((_, list)) => list.push(item),
+        None => groups.push((target, vec![item])),
+    }
+}
+
+/// A target deleted since a transaction published to it: what it published has nowhere to
+/// go, and waiting would hold up every later release of the queue, so it is dropped (logged).
+/// Resequence outputs cannot be deleted while in use, so only parcels meet this.
+fn tolerate_gone_target(target: &str, count: usize, stored: Result<()>) -> Result<()> {
+    match stored {
+        Err(e) if matches!(e.kind, ErrorKind::QueueNotFound | ErrorKind::StreamNotFound) => {
+            tracing::error!(target, count, error = %e, "dropping published messages: their target was deleted");
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// What a release becomes at its target: a message for a queue, or a record for a stream.
+enum Routed {
+    Message(String, Box<Incoming>),
+    Record(String, NewRecord),
 }
 
 /// Where a release goes and what it becomes there.
-fn route(output: Option<&Output>, item: Outgoing) -> Result<(Output, Payload)> {
+fn route(output: Option<&Output>, item: Outgoing) -> Result<Routed> {
     match item {
         Outgoing::Result {
             key,
@@ -239,34 +236,39 @@ fn route(output: Option<&Output>, item: Outgoing) -> Result<(Output, Payload)> {
             completed_at,
             ..
         } => {
-            let output = output.cloned().ok_or_else(|| {
+            let output = output.ok_or_else(|| {
                 Error::new(
                     ErrorKind::Internal,
                     "results are waiting but the queue no longer resequences",
                 )
             })?;
-            let payload = match &output {
-                Output::Queue(_) => Payload::Message(Box::new(Incoming {
-                    message: NewMessage {
-                        body,
-                        attributes,
-                        group: key,
-                        ..NewMessage::default()
+            Ok(match output {
+                Output::Queue(queue) => Routed::Message(
+                    queue.clone(),
+                    Box::new(Incoming {
+                        message: NewMessage {
+                            body,
+                            attributes,
+                            group: key,
+                            ..NewMessage::default()
+                        },
+                        dead_letter: None,
+                    }),
+                ),
+                Output::Stream(stream) => Routed::Record(
+                    stream.clone(),
+                    NewRecord {
+                        partition: None,
+                        timestamp: Some(completed_at),
+                        key: key.map(String::into_bytes),
+                        value: Some(body.bytes),
+                        headers: attributes
+                            .into_iter()
+                            .map(|(k, v)| (k, Some(v.into_bytes())))
+                            .collect(),
                     },
-                    dead_letter: None,
-                })),
-                Output::Stream(_) => Payload::Record(NewRecord {
-                    partition: None,
-                    timestamp: Some(completed_at),
-                    key: key.map(String::into_bytes),
-                    value: Some(body.bytes),
-                    headers: attributes
-                        .into_iter()
-                        .map(|(k, v)| (k, Some(v.into_bytes())))
-                        .collect(),
-                }),
-            };
-            Ok((output, payload))
+                ),
+            })
         }
         Outgoing::Parcel { parcel, .. } => Ok(match parcel {
             Parcel::Message {
@@ -295,7 +297,7 @@ fn route(output: Option<&Output>, item: Outgoing) -> Result<(Output, Payload)> {
                     message,
                     dead_letter: None,
                 };
-                (Output::Queue(queue), Payload::Message(Box::new(incoming)))
+                Routed::Message(queue, Box::new(incoming))
             }
             Parcel::Record {
                 stream,
@@ -312,7 +314,7 @@ fn route(output: Option<&Output>, item: Outgoing) -> Result<(Output, Payload)> {
                     value,
                     headers,
                 };
-                (Output::Stream(stream), Payload::Record(record))
+                Routed::Record(stream, record)
             }
         }),
     }

@@ -238,12 +238,7 @@ impl Resequencer {
 
     /// Skips the blocked gaps of `key` (`""`: messages without a group; `None`: every key), so
     /// that their lines move on. Returns how many.
-    pub(crate) fn skip_blocked(
-        &mut self,
-        key: Option<&str>,
-        now: Timestamp,
-        config: &ResequenceConfig,
-    ) -> u64 {
+    pub(crate) fn skip_blocked(&mut self, key: Option<&str>, now: Timestamp, markers: bool) -> u64 {
         let names: Vec<String> = match key {
             Some(key) => vec![key.to_owned()],
             None => self
@@ -260,7 +255,7 @@ impl Resequencer {
             };
             for (seq, since) in std::mem::take(&mut line.blocked) {
                 skipped += 1;
-                if config.gap_markers {
+                if markers {
                     line.done.insert(seq, marker(since, now));
                     self.held_back += 1;
                 }
@@ -274,12 +269,7 @@ impl Resequencer {
 
     /// Treats every blocked gap as skipped, without markers (the queue was purged).
     pub(crate) fn unblock_all(&mut self, now: Timestamp) {
-        let config = ResequenceConfig {
-            output: Output::Queue(String::new()),
-            gap_policy: GapPolicy::Skip,
-            gap_markers: false,
-        };
-        self.skip_blocked(None, now, &config);
+        self.skip_blocked(None, now, false);
     }
 
     /// Moves the results at the head of `key`'s line to the outbox, in order.

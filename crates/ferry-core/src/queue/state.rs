@@ -246,7 +246,8 @@ impl QueueState {
             }
             Command::SkipGaps { key, .. } => {
                 if let Some(config) = &self.config.resequence {
-                    self.reseq.skip_blocked(key.as_deref(), now, config);
+                    self.reseq
+                        .skip_blocked(key.as_deref(), now, config.gap_markers);
                 }
             }
             Command::Receive {
