@@ -20,6 +20,12 @@ use failure::Failure;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// Server threads allocate and free across each other under load (a request's buffers are
+/// made on one worker, dropped on another); glibc's malloc spent a quarter of the server's
+/// CPU on that, mimalloc a fraction of it (docs/benchmarks.md, "Allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match cli.command {

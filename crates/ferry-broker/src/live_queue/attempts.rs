@@ -3,9 +3,10 @@
 //! `ReceiveRequestAttemptId`). Kept in memory only: after a restart a repeated attempt simply
 //! receives anew, which at-least-once delivery allows.
 
+use super::read::Leased;
 use super::task::LiveQueue;
 use crate::error::Result;
-use ferry_core::queue::{Delivery, DeliveryMeta};
+use ferry_core::queue::DeliveryMeta;
 use ferry_core::{Receipt, Timestamp};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -59,7 +60,7 @@ impl LiveQueue {
         id: &str,
         now: Timestamp,
         visibility: Duration,
-    ) -> Result<Option<Vec<Delivery>>> {
+    ) -> Result<Option<Vec<Leased>>> {
         let Some(receipts) = self
             .attempts
             .get(id, Instant::now())
@@ -81,7 +82,7 @@ impl LiveQueue {
         let uid = self.state.uid();
         metas
             .into_iter()
-            .map(|meta| self.delivery(uid, meta, false))
+            .map(|meta| self.leased(uid, meta, false))
             .collect::<Result<Vec<_>>>()
             .map(Some)
     }

@@ -41,13 +41,16 @@ type Reply<T> = oneshot::Sender<Result<T>>;
 
 /// What a queue task is asked to do.
 pub(crate) enum Request {
+    /// Messages to enqueue, their blobs encoded by the sender.
     Send {
-        messages: Vec<Incoming>,
+        blobs: task::Blobs,
+        messages: Vec<NewMessage>,
         reply: Reply<Vec<Sent>>,
     },
+    /// Leases, handed back with their blobs still encoded.
     Receive {
         options: ReceiveOptions,
-        reply: Reply<Vec<Delivery>>,
+        reply: Reply<Vec<read::Leased>>,
     },
     Ack {
         receipts: Vec<String>,
@@ -162,12 +165,23 @@ impl QueueHandle {
         rx.await.map_err(|_| self.gone())?
     }
 
+    /// Enqueues `messages`; their blobs are encoded here, outside the queue's task.
     pub(crate) async fn send(&self, messages: Vec<Incoming>) -> Result<Vec<Sent>> {
-        self.call(|reply| Request::Send { messages, reply }).await
+        let (blobs, messages) = task::encode_incoming(messages)?;
+        self.call(|reply| Request::Send {
+            blobs,
+            messages,
+            reply,
+        })
+        .await
     }
 
+    /// Leases messages; their blobs are decoded here, outside the queue's task.
     pub(crate) async fn receive(&self, options: ReceiveOptions) -> Result<Vec<Delivery>> {
-        self.call(|reply| Request::Receive { options, reply }).await
+        let leased = self
+            .call(|reply| Request::Receive { options, reply })
+            .await?;
+        leased.into_iter().map(|l| l.decode(&self.name)).collect()
     }
 
     pub(crate) async fn ack(&self, receipts: Vec<String>) -> Result<BatchOutcome> {

@@ -44,6 +44,39 @@ impl FreshBlobs {
     }
 }
 
+/// A delivery whose blob is still encoded. The queue's task hands these out and the
+/// receiving request decodes them, so that decoding runs in parallel rather than in the one
+/// task every request of the queue goes through.
+pub(crate) struct Leased {
+    id: MessageId,
+    meta: DeliveryMeta,
+    receipt: String,
+    blob: Vec<u8>,
+}
+
+impl Leased {
+    /// The delivery, its blob decoded.
+    pub(crate) fn decode(self, queue: &str) -> Result<Delivery> {
+        let blob =
+            decode_blob(&self.blob).map_err(|e| internal(format!("queue {queue:?}: {e}")))?;
+        Ok(Delivery {
+            id: self.id,
+            seq: self.meta.seq,
+            body: blob.body,
+            attributes: blob.attributes,
+            typed_attributes: blob.typed_attributes,
+            receipt: self.receipt,
+            receive_count: self.meta.receive_count,
+            enqueued_at: self.meta.enqueued_at,
+            first_received_at: self.meta.first_received_at,
+            group: self.meta.group,
+            dedup_id: blob.dedup_id,
+            priority: self.meta.priority,
+            dead_letter: blob.dead_letter,
+        })
+    }
+}
+
 impl LiveQueue {
     /// Reads a message's blob from the log.
     pub(super) fn read_blob(&self, blob: BlobRef) -> Result<Blob> {
@@ -62,19 +95,18 @@ impl LiveQueue {
         )?)
     }
 
-    /// Builds the delivery of a just-leased message (its blob from the cache if there, else
-    /// from the log); auto-ack deliveries carry no receipt.
-    pub(super) fn delivery(
+    /// A just-leased message with its blob's bytes (from the cache if there, else from the
+    /// log), left encoded: the caller decodes it outside the queue's task. Auto-ack deliveries
+    /// carry no receipt.
+    pub(super) fn leased(
         &mut self,
         uid: u64,
         meta: DeliveryMeta,
         auto_ack: bool,
-    ) -> Result<Delivery> {
+    ) -> Result<Leased> {
         let blob = match self.fresh.take(meta.seq) {
-            Some(bytes) => {
-                decode_blob(&bytes).map_err(|e| internal(format!("queue {:?}: {e}", self.name)))?
-            }
-            None => self.read_blob(meta.blob)?,
+            Some(bytes) => bytes,
+            None => self.read_bytes(meta.blob)?,
         };
         let receipt = if auto_ack {
             String::new()
@@ -85,20 +117,11 @@ impl LiveQueue {
             }
             .encode()
         };
-        Ok(Delivery {
+        Ok(Leased {
             id: MessageId::new(uid, meta.seq),
-            seq: meta.seq,
-            body: blob.body,
-            attributes: blob.attributes,
-            typed_attributes: blob.typed_attributes,
+            meta,
             receipt,
-            receive_count: meta.receive_count,
-            enqueued_at: meta.enqueued_at,
-            first_received_at: meta.first_received_at,
-            group: meta.group,
-            dedup_id: blob.dedup_id,
-            priority: meta.priority,
-            dead_letter: blob.dead_letter,
+            blob,
         })
     }
 

@@ -349,7 +349,7 @@ impl LiveQueue {
     pub(super) fn on_import(&mut self, origin: u64, items: Vec<(u64, Incoming)>, reply: Reply<()>) {
         let now = self.clock.now();
         let (releases, incoming): (Vec<u64>, Vec<Incoming>) = items.into_iter().unzip();
-        let (mut blobs, news) = match Self::encode_incoming(incoming) {
+        let (mut blobs, news) = match super::task::encode_incoming(incoming) {
             Ok(encoded) => encoded,
             Err(e) => {
                 let _ = reply.send(Err(e));

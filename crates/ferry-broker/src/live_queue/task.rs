@@ -2,7 +2,7 @@
 //! reply promises durability, long polls, and timers.
 
 use super::attempts::Attempts;
-use super::read::FreshBlobs;
+use super::read::{FreshBlobs, Leased};
 use super::{Incoming, KIND_QUEUE_COMMAND, Reply, Request};
 use crate::clock::MonotonicClock;
 use crate::error::{Error, ErrorKind, Result};
@@ -10,7 +10,7 @@ use crate::metrics::{Detail, QueueEvents, QueueMetrics, RecoveryMetrics, Storage
 use crate::registry::Registry;
 use crate::types::{AckMode, BatchOutcome, ReceiveOptions, Sent};
 use ferry_core::queue::{
-    BlobParts, BlobsAt, Command, Delivery, NewMessage, Rejection, encode_blob_parts, encode_record,
+    BlobParts, BlobsAt, Command, NewMessage, Rejection, encode_blob_parts, encode_record,
 };
 use ferry_core::{MessageId, Receipt};
 use ferry_log::{Log, SyncTicket};
@@ -37,7 +37,7 @@ pub(super) struct Pending {
 struct Waiter {
     options: ReceiveOptions,
     deadline: Instant,
-    reply: Reply<Vec<Delivery>>,
+    reply: Reply<Vec<Leased>>,
 }
 
 /// The state owned by a queue's task.
@@ -89,6 +89,26 @@ pub(crate) fn rejection(queue: &str, r: Rejection) -> Error {
         _ => ErrorKind::InvalidRequest,
     };
     Error::new(kind, format!("queue {queue:?}: {r}"))
+}
+
+/// Encodes each message's blob: what an enqueue stores, by batch position. Senders call it
+/// before their request reaches the queue's task, which runs one request at a time.
+pub(super) fn encode_incoming(messages: Vec<Incoming>) -> Result<(Blobs, Vec<NewMessage>)> {
+    let mut blobs = Vec::with_capacity(messages.len());
+    let mut news = Vec::with_capacity(messages.len());
+    for incoming in messages {
+        let m = incoming.message;
+        let parts = BlobParts {
+            body: &m.body,
+            attributes: &m.attributes,
+            typed_attributes: &m.typed_attributes,
+            dedup_id: m.dedup_id.as_deref(),
+            dead_letter: incoming.dead_letter.as_ref(),
+        };
+        blobs.push(Some(encode_blob_parts(parts).map_err(internal)?));
+        news.push(m);
+    }
+    Ok((blobs, news))
 }
 
 pub(super) fn internal(e: impl std::fmt::Display) -> Error {
@@ -179,7 +199,11 @@ impl LiveQueue {
             return;
         }
         match request {
-            Request::Send { messages, reply } => self.on_send(messages, reply),
+            Request::Send {
+                blobs,
+                messages,
+                reply,
+            } => self.on_send(blobs, messages, reply),
             Request::Receive { options, reply } => self.on_receive(options, reply),
             Request::Ack { receipts, reply } => self.on_receipts(receipts, reply, ReceiptOp::Ack),
             Request::Nack {
@@ -387,9 +411,9 @@ impl LiveQueue {
         }
     }
 
-    fn on_send(&mut self, messages: Vec<Incoming>, reply: Reply<Vec<Sent>>) {
+    fn on_send(&mut self, blobs: Blobs, messages: Vec<NewMessage>, reply: Reply<Vec<Sent>>) {
         let count = messages.len() as u64;
-        match self.enqueue(messages) {
+        match self.enqueue(blobs, &messages) {
             Ok(sent) => self.after_sync(Box::new(move |r| {
                 let _ = reply.send(r.map(|()| sent));
             })),
@@ -400,35 +424,15 @@ impl LiveQueue {
         }
     }
 
-    /// Encodes each message's blob: what an enqueue stores, by batch position.
-    pub(super) fn encode_incoming(messages: Vec<Incoming>) -> Result<(Blobs, Vec<NewMessage>)> {
-        let mut blobs = Vec::with_capacity(messages.len());
-        let mut news = Vec::with_capacity(messages.len());
-        for incoming in messages {
-            let m = incoming.message;
-            let parts = BlobParts {
-                body: &m.body,
-                attributes: &m.attributes,
-                typed_attributes: &m.typed_attributes,
-                dedup_id: m.dedup_id.as_deref(),
-                dead_letter: incoming.dead_letter.as_ref(),
-            };
-            blobs.push(Some(encode_blob_parts(parts).map_err(internal)?));
-            news.push(m);
-        }
-        Ok((blobs, news))
-    }
-
-    fn enqueue(&mut self, messages: Vec<Incoming>) -> Result<Vec<Sent>> {
+    fn enqueue(&mut self, mut blobs: Blobs, news: &[NewMessage]) -> Result<Vec<Sent>> {
         let now = self.clock.now();
-        let (mut blobs, news) = Self::encode_incoming(messages)?;
         let lens: Vec<u32> = blobs
             .iter()
             .map(|b| u32::try_from(b.as_ref().map_or(0, Vec::len)).unwrap_or(u32::MAX))
             .collect();
         let decision = self
             .state
-            .decide_enqueue(now, &news, &lens)
+            .decide_enqueue(now, news, &lens)
             .map_err(|r| rejection(&self.name, r))?;
         if let Some(command) = &decision.command {
             let stored: Vec<Vec<u8>> = decision
@@ -455,7 +459,7 @@ impl LiveQueue {
             .collect())
     }
 
-    fn on_receive(&mut self, options: ReceiveOptions, reply: Reply<Vec<Delivery>>) {
+    fn on_receive(&mut self, options: ReceiveOptions, reply: Reply<Vec<Leased>>) {
         match self.try_receive(&options) {
             Ok(Some(deliveries)) => self.deliver(&options, deliveries, reply),
             Ok(None) if !options.wait.is_zero() && !self.ending => {
@@ -478,8 +482,8 @@ impl LiveQueue {
     fn deliver(
         &mut self,
         options: &ReceiveOptions,
-        deliveries: Vec<Delivery>,
-        reply: Reply<Vec<Delivery>>,
+        deliveries: Vec<Leased>,
+        reply: Reply<Vec<Leased>>,
     ) {
         if options.ack_mode == AckMode::Auto {
             // At-most-once promises the removal is durable before anyone sees the message.
@@ -491,7 +495,7 @@ impl LiveQueue {
         }
     }
 
-    fn try_receive(&mut self, options: &ReceiveOptions) -> Result<Option<Vec<Delivery>>> {
+    fn try_receive(&mut self, options: &ReceiveOptions) -> Result<Option<Vec<Leased>>> {
         let now = self.clock.now();
         let visibility = options
             .visibility_timeout
@@ -541,7 +545,7 @@ impl LiveQueue {
                 .remember(id.to_owned(), receipts, Instant::now());
         }
         for meta in metas {
-            deliveries.push(self.delivery(uid, meta, auto_ack)?);
+            deliveries.push(self.leased(uid, meta, auto_ack)?);
         }
         Ok(Some(deliveries))
     }
