@@ -1,7 +1,7 @@
 //! Serde adapter for message ids, which travel as UUID-like strings.
 
 use ferry_core::MessageId;
-use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+use serde::{Deserializer, Serializer};
 
 /// Writes the id in its UUID-like form.
 ///
@@ -16,6 +16,7 @@ pub fn serialize<S: Serializer>(id: &MessageId, s: S) -> Result<S::Ok, S::Error>
 /// # Errors
 /// When the value is not a string of 32 hex digits.
 pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<MessageId, D::Error> {
-    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-    MessageId::parse(&s).ok_or_else(|| D::Error::custom(format!("invalid message id {s:?}")))
+    crate::text::parse_str(d, "a message id", |s| {
+        MessageId::parse(s).ok_or_else(|| format!("invalid message id {s:?}"))
+    })
 }

@@ -32,6 +32,7 @@ pub mod queues;
 pub mod receipts;
 pub mod resequence;
 pub mod streams;
+mod text;
 pub mod time;
 pub mod transactions;
 

@@ -51,13 +51,15 @@ fn rfc3339_bytes(t: Timestamp) -> [u8; RFC3339_BYTES] {
     let mut out = [0u8; RFC3339_BYTES];
     let mut at = 0;
     for (value, width, separator) in fields {
+        // Digits from the last: a division by the constant 10 is a multiplication.
+        let mut rest = value;
         for place in (0..width).rev() {
-            let digit = value / 10i64.pow(place) % 10;
-            if let Some(slot) = out.get_mut(at) {
-                *slot = b'0' + u8::try_from(digit).unwrap_or(0);
+            if let Some(slot) = out.get_mut(at + place) {
+                *slot = b'0' + u8::try_from(rest % 10).unwrap_or(0);
             }
-            at += 1;
+            rest /= 10;
         }
+        at += width;
         if let Some(slot) = out.get_mut(at) {
             *slot = separator;
         }
@@ -251,7 +253,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 pub mod rfc3339 {
     use super::parse_rfc3339;
     use ferry_core::Timestamp;
-    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+    use serde::{Deserializer, Serializer};
 
     /// Writes the timestamp as an RFC 3339 string.
     ///
@@ -266,8 +268,7 @@ pub mod rfc3339 {
     /// # Errors
     /// When the value is not a string or not a valid time.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        parse_rfc3339(&s).map_err(D::Error::custom)
+        crate::text::parse_str(d, "an RFC 3339 time", parse_rfc3339)
     }
 
     /// The same for `Option<Timestamp>` (use with `default` and `skip_serializing_if`).

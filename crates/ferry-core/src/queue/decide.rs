@@ -482,11 +482,17 @@ impl QueueState {
         receipts: &[Receipt],
         allow_lapsed: bool,
     ) -> (Vec<u64>, Vec<(usize, Rejection)>) {
-        let mut seqs = Vec::with_capacity(receipts.len());
+        let mut seqs: Vec<u64> = Vec::with_capacity(receipts.len());
+        let mut highest = 0;
         let mut failed = Vec::new();
         for (index, receipt) in receipts.iter().enumerate() {
             match self.check_receipt(receipt, allow_lapsed) {
-                Ok(seq) if !seqs.contains(&seq) => seqs.push(seq),
+                // Receipts mostly come in delivery order: a seq above all so far is new, and
+                // only one that is not needs the search for a repeat.
+                Ok(seq) if seq > highest || !seqs.contains(&seq) => {
+                    highest = highest.max(seq);
+                    seqs.push(seq);
+                }
                 Ok(_) => {}
                 Err(e) => failed.push((index, e)),
             }

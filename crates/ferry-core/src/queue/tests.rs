@@ -185,6 +185,27 @@ fn receive_leases_and_ack_deletes() {
     h.assert_replays(at(4));
 }
 
+#[test]
+fn a_receipt_repeated_in_one_ack_counts_once_in_any_order() {
+    let mut h = Harness::new(QueueConfig::default());
+    for body in ["a", "b", "c"] {
+        h.send1(at(0), msg(body));
+    }
+    let r = h.receive(at(1), 10);
+    assert_eq!(r.len(), 3);
+    let (command, failed) = h
+        .q
+        .decide_ack(at(2), &[r[1], r[0], r[1], r[2], r[0], r[2]]);
+    assert!(failed.is_empty());
+    let Some(Command::Ack { seqs, .. }) = &command else {
+        panic!("expected an ack, got {command:?}");
+    };
+    assert_eq!(seqs.len(), 3, "each message once: {seqs:?}");
+    h.commit(command.unwrap());
+    assert_eq!(h.q.stats().acked_total, 3);
+    h.assert_replays(at(3));
+}
+
 // docs/queues.md#leases
 #[test]
 fn expired_lease_redelivers_and_old_receipt_is_stale() {
