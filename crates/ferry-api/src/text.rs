@@ -53,17 +53,15 @@ mod tests {
 
     #[test]
     fn reads_borrowed_and_escaped_strings_and_refuses_others() {
-        let plain: At = serde_json::from_str(r#"{"at":"1970-01-01T00:00:01.000Z"}"#).unwrap();
+        let read = |json: &str| serde_json::from_str::<At>(json);
+        let plain = read(r#"{"at":"1970-01-01T00:00:01.000Z"}"#).expect("a plain time");
         assert_eq!(plain.at.as_millis(), 1000);
         // An escape makes serde_json hand over a transient copy instead of a borrow.
-        let escaped: At =
-            serde_json::from_str(r#"{"at":"1970-01-01T00:00:02.000\u005a"}"#).unwrap();
+        let escaped = read(r#"{"at":"1970-01-01T00:00:02.000\u005a"}"#).expect("an escaped time");
         assert_eq!(escaped.at.as_millis(), 2000);
-        let bad = serde_json::from_str::<At>(r#"{"at":"yesterday"}"#)
-            .err()
-            .unwrap();
+        let bad = read(r#"{"at":"yesterday"}"#).err().expect("refused");
         assert!(bad.to_string().contains("year"), "{bad}");
-        let not_text = serde_json::from_str::<At>(r#"{"at":5}"#).err().unwrap();
+        let not_text = read(r#"{"at":5}"#).err().expect("refused");
         assert!(
             not_text.to_string().contains("an RFC 3339 time"),
             "{not_text}"
