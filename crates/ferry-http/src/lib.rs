@@ -23,6 +23,7 @@ mod health;
 mod metrics;
 mod native;
 mod openapi;
+mod reply;
 mod router;
 mod server;
 mod sqs;

@@ -3,6 +3,7 @@
 use crate::error::ApiError;
 use crate::extract::{JsonBody, OptionalJsonBody, PathParams};
 use crate::native::dead_letter;
+use crate::reply::{self, SizedJson};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -67,7 +68,7 @@ pub(crate) async fn receive(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
     OptionalJsonBody(request): OptionalJsonBody<ReceiveRequest>,
-) -> Result<Json<ReceiveResponse>, ApiError> {
+) -> Result<SizedJson<ReceiveResponse>, ApiError> {
     let defaults = ReceiveOptions::default();
     let options = ReceiveOptions {
         max: request.max.unwrap_or(defaults.max),
@@ -82,9 +83,10 @@ pub(crate) async fn receive(
         attempt_id: request.attempt_id,
     };
     let deliveries = state.broker.receive(&name, options).await?;
-    Ok(Json(ReceiveResponse {
-        messages: deliveries.into_iter().map(receive_encode).collect(),
-    }))
+    let payload: usize = deliveries.iter().map(|d| d.body.bytes.len()).sum();
+    let size = reply::estimate(deliveries.len(), payload);
+    let messages = deliveries.into_iter().map(receive_encode).collect();
+    Ok(SizedJson(ReceiveResponse { messages }, size))
 }
 
 fn receive_encode(d: Delivery) -> ReceivedMessage {

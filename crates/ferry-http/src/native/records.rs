@@ -4,6 +4,7 @@
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PathParams, QueryParams};
 use crate::native::streams::partition_param;
+use crate::reply::{self, SizedJson};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -86,12 +87,14 @@ pub(crate) async fn read(
     State(state): State<AppState>,
     PathParams((name, partition)): PathParams<(String, String)>,
     QueryParams(query): QueryParams<ReadQuery>,
-) -> Result<Json<ReadResponse>, ApiError> {
+) -> Result<SizedJson<ReadResponse>, ApiError> {
     let partition = partition_param(&partition)?;
     let options = read_options(&query)?;
     let outcome = state.broker.read(&name, partition, options).await?;
     let encoding = query.encoding.unwrap_or_default();
-    Ok(Json(ReadResponse {
+    let payload: usize = outcome.records.iter().map(record_payload_bytes).sum();
+    let size = reply::estimate(outcome.records.len(), payload);
+    let response = ReadResponse {
         records: outcome
             .records
             .into_iter()
@@ -101,7 +104,19 @@ pub(crate) async fn read(
         start_offset: outcome.start_offset,
         end_offset: outcome.end_offset,
         skipped_to: outcome.skipped_to,
-    }))
+    };
+    Ok(SizedJson(response, size))
+}
+
+/// Bytes of a record's key, value and headers, for sizing its reply.
+fn record_payload_bytes(stored: &StoredRecord) -> usize {
+    let r = &stored.record;
+    let headers: usize = r
+        .headers
+        .iter()
+        .map(|(name, value)| name.len() + value.as_ref().map_or(0, Vec::len) + 32)
+        .sum();
+    r.key.as_ref().map_or(0, Vec::len) + r.value.as_ref().map_or(0, Vec::len) + headers
 }
 
 /// The broker's read options for a query, its limits checked.
