@@ -217,11 +217,17 @@ impl MessageId {
 
     /// Parses the form produced by `Display` (hex with or without dashes).
     pub fn parse(s: &str) -> Option<MessageId> {
-        let hex: String = s.chars().filter(|c| *c != '-').collect();
-        if hex.len() != 32 {
-            return None;
+        // Byte by byte, with no copy: clients parse one id per message they send or receive.
+        let mut value = 0u128;
+        let mut digits = 0;
+        for byte in s.bytes().filter(|b| *b != b'-') {
+            value = (value << 4) | u128::from(hex_value(byte)?);
+            digits += 1;
+            if digits > 32 {
+                return None;
+            }
         }
-        u128::from_str_radix(&hex, 16).ok().map(MessageId)
+        (digits == 32).then_some(MessageId(value))
     }
 }
 
@@ -421,6 +427,17 @@ mod tests {
         assert_eq!(MessageId::parse("nope"), None);
         let wide = MessageId(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210);
         assert_eq!(wide.to_string(), "01234567-89ab-cdef-fedc-ba9876543210");
+        let bare = "0123456789ABCDEFfedcba9876543210";
+        assert_eq!(MessageId::parse(bare), Some(wide), "no dashes, either case");
+        for bad in [
+            "",
+            "0123456789abcdeffedcba987654321",
+            "0123456789abcdeffedcba98765432100",
+            "+123456789abcdeffedcba9876543210",
+            "0123456789abcdeffedcba987654321g",
+        ] {
+            assert_eq!(MessageId::parse(bad), None, "{bad:?}");
+        }
     }
 
     #[test]
