@@ -11,11 +11,6 @@ use ferry_compare::report::{self, RunRecord};
 use ferry_compare::systems::{ferry::Ferry, nats::Nats, rabbit::Rabbit, redis::Redis};
 use ferry_compare::{Result, Scale, Workload, queue, stream};
 
-/// The load generator shares the machine with the servers it measures; glibc's malloc made
-/// it costlier for every system (docs/benchmarks.md, "Allocator").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(about = "Same workloads against Ferry, Redis, NATS JetStream and RabbitMQ")]
 struct Cli {
