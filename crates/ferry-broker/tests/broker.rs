@@ -120,6 +120,35 @@ async fn errors_name_the_problem_and_change_nothing() -> TestResult {
     Ok(())
 }
 
+/// A backlog larger than the cache of freshly written blobs is read back from the log, a run
+/// of blobs per read: every body must still come back whole and in order.
+#[tokio::test]
+async fn a_backlog_beyond_the_blob_cache_reads_back_every_body() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let b = Broker::open(config(dir.path())).await?;
+    b.put_queue("q", QueueConfig::default()).await?;
+    let body = |n: usize| format!("{n:06}:{}", "x".repeat(n % 7 * 1000 + 8000));
+    let (batches, per_batch) = (14, 100);
+    for batch in 0..batches {
+        let messages = (0..per_batch)
+            .map(|i| text(&body(batch * per_batch + i)))
+            .collect();
+        b.send("q", messages).await?;
+    }
+    let mut got = Vec::new();
+    loop {
+        let batch = b.receive("q", recv(250)).await?;
+        if batch.is_empty() {
+            break;
+        }
+        got.extend(bodies(&batch));
+    }
+    let expected: Vec<String> = (0..batches * per_batch).map(body).collect();
+    assert_eq!(got.len(), expected.len());
+    assert!(got == expected, "bodies differ from what was sent");
+    Ok(())
+}
+
 #[tokio::test]
 async fn long_poll_wakes_on_send_and_times_out_empty() -> TestResult {
     let dir = tempfile::tempdir()?;

@@ -80,11 +80,7 @@ impl LiveQueue {
             self.append_apply(&command, &[])?;
         }
         let uid = self.state.uid();
-        metas
-            .into_iter()
-            .map(|meta| self.leased(uid, meta, false))
-            .collect::<Result<Vec<_>>>()
-            .map(Some)
+        self.leased(uid, metas, false).map(Some)
     }
 }
 

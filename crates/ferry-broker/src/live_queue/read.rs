@@ -8,6 +8,40 @@ use ferry_core::{MessageId, Receipt};
 use ferry_log::Location;
 use std::collections::BTreeMap;
 
+/// The widest gap between two blobs that one read still spans (the framing and command
+/// header between two batches' blobs).
+const MAX_READ_GAP_BYTES: u64 = 4096;
+
+/// The most bytes one coalesced read takes.
+const MAX_READ_SPAN_BYTES: u64 = 1 << 20;
+
+/// Splits `blobs` (in delivery order) into runs that one read can take: same segment, each
+/// starting after the previous one ends and at most [`MAX_READ_GAP_BYTES`] later, the whole
+/// run at most [`MAX_READ_SPAN_BYTES`] (a single larger blob is a run of its own).
+fn coalesce(blobs: &[(usize, BlobRef)]) -> Vec<&[(usize, BlobRef)]> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..=blobs.len() {
+        let joins = match (blobs.get(start), blobs.get(i - 1), blobs.get(i)) {
+            (Some(&(_, first)), Some(&(_, prev)), Some(&(_, next))) => {
+                let prev_end = prev.position + u64::from(prev.len);
+                next.segment == prev.segment
+                    && next.position >= prev_end
+                    && next.position - prev_end <= MAX_READ_GAP_BYTES
+                    && next.position + u64::from(next.len) - first.position <= MAX_READ_SPAN_BYTES
+            }
+            _ => false,
+        };
+        if !joins {
+            if let Some(run) = blobs.get(start..i) {
+                runs.push(run);
+            }
+            start = i;
+        }
+    }
+    runs
+}
+
 /// Most bytes of blobs the fresh-tail cache keeps per queue.
 const FRESH_MAX_BYTES: usize = 8 * 1024 * 1024;
 
@@ -95,34 +129,81 @@ impl LiveQueue {
         )?)
     }
 
-    /// A just-leased message with its blob's bytes (from the cache if there, else from the
-    /// log), left encoded: the caller decodes it outside the queue's task. Auto-ack deliveries
-    /// carry no receipt.
+    /// Just-leased messages with their blobs' bytes, left encoded: the caller decodes them
+    /// outside the queue's task. Blobs come from the cache of the freshly written tail where
+    /// there, else from the log. Auto-ack deliveries carry no receipt.
     pub(super) fn leased(
         &mut self,
         uid: u64,
-        meta: DeliveryMeta,
+        metas: Vec<DeliveryMeta>,
         auto_ack: bool,
-    ) -> Result<Leased> {
-        let blob = match self.fresh.take(meta.seq) {
-            Some(bytes) => bytes,
-            None => self.read_bytes(meta.blob)?,
-        };
-        let receipt = if auto_ack {
-            String::new()
-        } else {
-            Receipt {
-                id: MessageId::new(uid, meta.seq),
-                receive_count: meta.receive_count,
+    ) -> Result<Vec<Leased>> {
+        let mut blobs: Vec<Option<Vec<u8>>> =
+            metas.iter().map(|m| self.fresh.take(m.seq)).collect();
+        let missing: Vec<(usize, BlobRef)> = metas
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| blobs.get(*i).is_some_and(Option::is_none))
+            .map(|(i, m)| (i, m.blob))
+            .collect();
+        for (i, bytes) in self.read_blobs(&missing)? {
+            if let Some(slot) = blobs.get_mut(i) {
+                *slot = Some(bytes);
             }
-            .encode()
-        };
-        Ok(Leased {
-            id: MessageId::new(uid, meta.seq),
-            meta,
-            receipt,
-            blob,
-        })
+        }
+        metas
+            .into_iter()
+            .zip(blobs)
+            .map(|(meta, blob)| {
+                let blob = blob.ok_or_else(|| {
+                    internal(format!(
+                        "queue {:?}: blob of {} not read",
+                        self.name, meta.seq
+                    ))
+                })?;
+                let receipt = if auto_ack {
+                    String::new()
+                } else {
+                    Receipt {
+                        id: MessageId::new(uid, meta.seq),
+                        receive_count: meta.receive_count,
+                    }
+                    .encode()
+                };
+                Ok(Leased {
+                    id: MessageId::new(uid, meta.seq),
+                    meta,
+                    receipt,
+                    blob,
+                })
+            })
+            .collect()
+    }
+
+    /// Reads `blobs` (by batch position) from the log, one read per run of blobs that lie
+    /// close together in one segment: messages sent in one batch lie back to back, so a
+    /// backlog too large for the cache costs a read per batch rather than per message.
+    fn read_blobs(&self, blobs: &[(usize, BlobRef)]) -> Result<Vec<(usize, Vec<u8>)>> {
+        let mut out = Vec::with_capacity(blobs.len());
+        for run in coalesce(blobs) {
+            let (Some(&(_, first)), Some(&(_, last))) = (run.first(), run.last()) else {
+                continue;
+            };
+            let span = last.position + u64::from(last.len) - first.position;
+            let bytes = self.read_bytes(BlobRef {
+                segment: first.segment,
+                position: first.position,
+                len: u32::try_from(span).map_err(internal)?,
+            })?;
+            for &(i, blob) in run {
+                let from = usize::try_from(blob.position - first.position).map_err(internal)?;
+                let part = bytes
+                    .get(from..from + blob.len as usize)
+                    .ok_or_else(|| internal(format!("queue {:?}: short read", self.name)))?;
+                out.push((i, part.to_vec()));
+            }
+        }
+        Ok(out)
     }
 
     /// Up to `limit` messages in queue order, without leasing them.
@@ -156,6 +237,49 @@ impl LiveQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn blob(segment: u64, position: u64, len: u32) -> BlobRef {
+        BlobRef {
+            segment,
+            position,
+            len,
+        }
+    }
+
+    fn run_lengths(blobs: &[BlobRef]) -> Vec<usize> {
+        let indexed: Vec<(usize, BlobRef)> = blobs.iter().copied().enumerate().collect();
+        coalesce(&indexed).iter().map(|run| run.len()).collect()
+    }
+
+    #[test]
+    fn reads_coalesce_close_blobs_of_one_segment_in_order() {
+        // Back to back, then a batch header's gap, then another segment.
+        let blobs = [
+            blob(0, 100, 10),
+            blob(0, 110, 10),
+            blob(0, 120 + 60, 10),
+            blob(64, 0, 10),
+            blob(64, 10, 10),
+        ];
+        assert_eq!(run_lengths(&blobs), vec![3, 2]);
+        // A gap wider than allowed, and a blob before the previous one, each start a run.
+        let far = [
+            blob(0, 0, 10),
+            blob(0, 10 + MAX_READ_GAP_BYTES + 1, 10),
+            blob(0, 5, 5),
+        ];
+        assert_eq!(run_lengths(&far), vec![1, 1, 1]);
+        // A run stops before it would pass the span bound; a blob larger than it is alone.
+        let half = u32::try_from(MAX_READ_SPAN_BYTES / 2).unwrap_or(u32::MAX);
+        let big = [
+            blob(0, 0, half),
+            blob(0, u64::from(half), half),
+            blob(0, 2 * u64::from(half), 1),
+            blob(0, 2 * u64::from(half) + 1, 2 * half),
+        ];
+        assert_eq!(run_lengths(&big), vec![2, 1, 1]);
+        assert!(run_lengths(&[]).is_empty());
+    }
 
     #[test]
     fn fresh_blobs_stay_within_their_byte_bound_oldest_first() {

@@ -525,7 +525,6 @@ impl LiveQueue {
         };
         self.append_apply(&command, &[])?;
         let uid = self.state.uid();
-        let mut deliveries = Vec::with_capacity(metas.len());
         for meta in &metas {
             self.events
                 .on_delivery(now, meta.enqueued_at, meta.receive_count);
@@ -544,10 +543,7 @@ impl LiveQueue {
             self.attempts
                 .remember(id.to_owned(), receipts, Instant::now());
         }
-        for meta in metas {
-            deliveries.push(self.leased(uid, meta, auto_ack)?);
-        }
-        Ok(Some(deliveries))
+        self.leased(uid, metas, auto_ack).map(Some)
     }
 
     fn on_receipts(&mut self, receipts: Vec<String>, reply: Reply<BatchOutcome>, op: ReceiptOp) {
