@@ -4,6 +4,7 @@
 //! between the years 0000 and 9999 that RFC 3339 can express.
 
 use ferry_core::Timestamp;
+use std::cell::Cell;
 
 const MS_PER_SECOND: i64 = 1_000;
 const MS_PER_MINUTE: i64 = 60 * MS_PER_SECOND;
@@ -32,10 +33,29 @@ pub fn format_rfc3339(t: Timestamp) -> String {
     rfc3339_str(&rfc3339_bytes(t)).to_owned()
 }
 
+thread_local! {
+    /// The last time this thread formatted, and its text: the records of a batch and the
+    /// messages of a send share their millisecond, so most times are a repeat.
+    static LAST_FORMATTED: Cell<(u64, [u8; RFC3339_BYTES])> =
+        const { Cell::new((u64::MAX, [0; RFC3339_BYTES])) };
+}
+
 /// The text of `t` in a stack buffer: serializing a time allocates nothing (one is written
 /// per record read and two per message delivered).
 fn rfc3339_bytes(t: Timestamp) -> [u8; RFC3339_BYTES] {
-    let ms = i64::try_from(t.as_millis().min(MAX_RFC3339_MS)).unwrap_or(0);
+    let ms = t.as_millis().min(MAX_RFC3339_MS);
+    let (last_ms, last) = LAST_FORMATTED.get();
+    if last_ms == ms {
+        return last;
+    }
+    let text = format_ms(ms);
+    LAST_FORMATTED.set((ms, text));
+    text
+}
+
+/// `ms` (at most [`MAX_RFC3339_MS`]) as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+fn format_ms(ms: u64) -> [u8; RFC3339_BYTES] {
+    let ms = i64::try_from(ms).unwrap_or(0);
     let days = ms.div_euclid(MS_PER_DAY);
     let in_day = ms.rem_euclid(MS_PER_DAY);
     let (year, month, day) = civil_from_days(days);
@@ -328,6 +348,16 @@ mod tests {
             format_rfc3339(Timestamp(MAX_RFC3339_MS)),
             "9999-12-31T23:59:59.999Z"
         );
+    }
+
+    #[test]
+    fn a_repeated_time_comes_from_the_cache_and_a_new_one_does_not() {
+        let (a, b) = (Timestamp(1_000), Timestamp(2_000));
+        for _ in 0..2 {
+            assert_eq!(format_rfc3339(a), "1970-01-01T00:00:01.000Z");
+            assert_eq!(format_rfc3339(a), "1970-01-01T00:00:01.000Z");
+            assert_eq!(format_rfc3339(b), "1970-01-01T00:00:02.000Z");
+        }
     }
 
     #[test]
