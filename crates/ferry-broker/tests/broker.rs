@@ -121,7 +121,8 @@ async fn errors_name_the_problem_and_change_nothing() -> TestResult {
 }
 
 /// A backlog larger than the cache of freshly written blobs is read back from the log, a run
-/// of blobs per read: every body must still come back whole and in order.
+/// of blobs per read, by peeks and by receives: every body must still come back whole and in
+/// order.
 #[tokio::test]
 async fn a_backlog_beyond_the_blob_cache_reads_back_every_body() -> TestResult {
     let dir = tempfile::tempdir()?;
@@ -135,6 +136,17 @@ async fn a_backlog_beyond_the_blob_cache_reads_back_every_body() -> TestResult {
             .collect();
         b.send("q", messages).await?;
     }
+    let expected: Vec<String> = (0..batches * per_batch).map(body).collect();
+    let peeked: Vec<String> = b
+        .peek("q", 300)
+        .await?
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.body.bytes).into_owned())
+        .collect();
+    assert!(
+        peeked == expected[..300],
+        "peeked bodies differ from what was sent"
+    );
     let mut got = Vec::new();
     loop {
         let batch = b.receive("q", recv(250)).await?;
@@ -143,7 +155,6 @@ async fn a_backlog_beyond_the_blob_cache_reads_back_every_body() -> TestResult {
         }
         got.extend(bodies(&batch));
     }
-    let expected: Vec<String> = (0..batches * per_batch).map(body).collect();
     assert_eq!(got.len(), expected.len());
     assert!(got == expected, "bodies differ from what was sent");
     Ok(())

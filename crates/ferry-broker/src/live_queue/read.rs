@@ -3,6 +3,7 @@
 
 use super::task::{LiveQueue, internal};
 use crate::error::Result;
+use bytes::Bytes;
 use ferry_core::queue::{Blob, BlobRef, Delivery, DeliveryMeta, PeekedMessage, decode_blob};
 use ferry_core::{MessageId, Receipt};
 use ferry_log::Location;
@@ -85,7 +86,9 @@ pub(crate) struct Leased {
     id: MessageId,
     meta: DeliveryMeta,
     receipt: String,
-    blob: Vec<u8>,
+    /// The blob: its own buffer from the cache, or a slice of one read shared with its
+    /// neighbours.
+    blob: Bytes,
 }
 
 impl Leased {
@@ -138,19 +141,17 @@ impl LiveQueue {
         metas: Vec<DeliveryMeta>,
         auto_ack: bool,
     ) -> Result<Vec<Leased>> {
-        let mut blobs: Vec<Option<Vec<u8>>> =
-            metas.iter().map(|m| self.fresh.take(m.seq)).collect();
+        let mut blobs: Vec<Option<Bytes>> = metas
+            .iter()
+            .map(|m| self.fresh.take(m.seq).map(Bytes::from))
+            .collect();
         let missing: Vec<(usize, BlobRef)> = metas
             .iter()
             .enumerate()
             .filter(|(i, _)| blobs.get(*i).is_some_and(Option::is_none))
             .map(|(i, m)| (i, m.blob))
             .collect();
-        for (i, bytes) in self.read_blobs(&missing)? {
-            if let Some(slot) = blobs.get_mut(i) {
-                *slot = Some(bytes);
-            }
-        }
+        self.fill_from_log(&missing, &mut blobs)?;
         metas
             .into_iter()
             .zip(blobs)
@@ -180,39 +181,49 @@ impl LiveQueue {
             .collect()
     }
 
-    /// Reads `blobs` (by batch position) from the log, one read per run of blobs that lie
-    /// close together in one segment: messages sent in one batch lie back to back, so a
-    /// backlog too large for the cache costs a read per batch rather than per message.
-    fn read_blobs(&self, blobs: &[(usize, BlobRef)]) -> Result<Vec<(usize, Vec<u8>)>> {
-        let mut out = Vec::with_capacity(blobs.len());
-        for run in coalesce(blobs) {
+    /// Reads the blobs `wanted` (by position in `into`) from the log into `into`, one read per
+    /// run of blobs that lie close together in one segment: messages sent in one batch lie
+    /// back to back, so a backlog too large for the cache costs a read per batch rather than
+    /// per message, and the blobs of a run share that read's buffer.
+    fn fill_from_log(&self, wanted: &[(usize, BlobRef)], into: &mut [Option<Bytes>]) -> Result<()> {
+        for run in coalesce(wanted) {
             let (Some(&(_, first)), Some(&(_, last))) = (run.first(), run.last()) else {
                 continue;
             };
             let span = last.position + u64::from(last.len) - first.position;
-            let bytes = self.read_bytes(BlobRef {
+            let bytes = Bytes::from(self.read_bytes(BlobRef {
                 segment: first.segment,
                 position: first.position,
                 len: u32::try_from(span).map_err(internal)?,
-            })?;
+            })?);
             for &(i, blob) in run {
                 let from = usize::try_from(blob.position - first.position).map_err(internal)?;
-                let part = bytes
-                    .get(from..from + blob.len as usize)
-                    .ok_or_else(|| internal(format!("queue {:?}: short read", self.name)))?;
-                out.push((i, part.to_vec()));
+                let to = from + blob.len as usize;
+                if to > bytes.len() {
+                    return Err(internal(format!("queue {:?}: short read", self.name)));
+                }
+                if let Some(slot) = into.get_mut(i) {
+                    *slot = Some(bytes.slice(from..to));
+                }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Up to `limit` messages in queue order, without leasing them.
     pub(super) fn on_peek(&mut self, limit: usize) -> Result<Vec<PeekedMessage>> {
         let now = self.clock.now();
         self.state.advance(now);
-        let mut out = Vec::new();
-        for meta in self.state.peek(limit) {
-            let blob = self.read_blob(meta.blob)?;
+        let metas = self.state.peek(limit);
+        let wanted: Vec<(usize, BlobRef)> = metas.iter().map(|m| m.blob).enumerate().collect();
+        let mut blobs = vec![None; metas.len()];
+        self.fill_from_log(&wanted, &mut blobs)?;
+        let mut out = Vec::with_capacity(metas.len());
+        for (meta, bytes) in metas.into_iter().zip(blobs) {
+            let bytes =
+                bytes.ok_or_else(|| internal(format!("queue {:?}: blob not read", self.name)))?;
+            let blob =
+                decode_blob(&bytes).map_err(|e| internal(format!("queue {:?}: {e}", self.name)))?;
             out.push(PeekedMessage {
                 id: meta.id,
                 seq: meta.seq,
