@@ -7,7 +7,7 @@ use bytes::Bytes;
 use ferry_core::queue::{Blob, BlobRef, Delivery, DeliveryMeta, PeekedMessage, decode_blob};
 use ferry_core::{MessageId, Receipt};
 use ferry_log::Location;
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 
 /// The widest gap between two blobs that one read still spans (the framing and command
 /// header between two batches' blobs).
@@ -46,37 +46,72 @@ fn coalesce(blobs: &[(usize, BlobRef)]) -> Vec<&[(usize, BlobRef)]> {
 /// Most bytes of blobs the fresh-tail cache keeps per queue.
 const FRESH_MAX_BYTES: usize = 8 * 1024 * 1024;
 
+/// Most slots (cached or already taken) the fresh-tail cache spans: a blob never taken (a
+/// delayed message, say) is evicted once this many later seqs have been kept, so that the
+/// taken slots behind it do not pile up.
+const FRESH_MAX_SLOTS: usize = 1 << 16;
+
 /// The blobs of recently enqueued messages by seq, oldest evicted first, bounded by bytes.
 /// A delivery takes its blob out; a redelivery reads the log.
+///
+/// Seqs are kept in ascending order and mostly taken in that order, so the blobs sit in a
+/// deque by seq: keeping is a push at the back, taking a binary search, and a taken blob
+/// leaves an empty slot until the front passes it.
 #[derive(Debug, Default)]
 pub(crate) struct FreshBlobs {
-    by_seq: BTreeMap<u64, Vec<u8>>,
+    slots: VecDeque<(u64, Option<Vec<u8>>)>,
     bytes: usize,
 }
 
 impl FreshBlobs {
-    /// Keeps the blobs just written for these seqs.
+    /// Keeps the blobs just written for these seqs. A seq at or below one already kept
+    /// replaces its blob if still cached, and is otherwise left to the log.
     pub(crate) fn keep(&mut self, blobs: impl Iterator<Item = (u64, Vec<u8>)>) {
         for (seq, blob) in blobs {
-            self.bytes += blob.len();
-            if let Some(old) = self.by_seq.insert(seq, blob) {
-                self.bytes -= old.len();
+            match self.slots.back() {
+                Some(&(last, _)) if seq <= last => {
+                    if let Some(slot) = slot(&mut self.slots, seq).filter(|slot| slot.is_some()) {
+                        self.bytes += blob.len();
+                        if let Some(old) = slot.replace(blob) {
+                            self.bytes -= old.len();
+                        }
+                    }
+                }
+                _ => {
+                    self.bytes += blob.len();
+                    self.slots.push_back((seq, Some(blob)));
+                }
             }
         }
-        while self.bytes > FRESH_MAX_BYTES {
-            let Some((_, evicted)) = self.by_seq.pop_first() else {
+        while self.bytes > FRESH_MAX_BYTES || self.slots.len() > FRESH_MAX_SLOTS {
+            let Some((_, evicted)) = self.slots.pop_front() else {
                 break;
             };
-            self.bytes -= evicted.len();
+            self.bytes -= evicted.map_or(0, |b| b.len());
         }
+        self.trim_front();
     }
 
     /// Takes the blob of `seq` out, if it is still cached.
     pub(crate) fn take(&mut self, seq: u64) -> Option<Vec<u8>> {
-        let blob = self.by_seq.remove(&seq)?;
+        let blob = slot(&mut self.slots, seq)?.take()?;
         self.bytes -= blob.len();
+        self.trim_front();
         Some(blob)
     }
+
+    /// Drops the taken slots at the front.
+    fn trim_front(&mut self) {
+        while self.slots.front().is_some_and(|(_, blob)| blob.is_none()) {
+            self.slots.pop_front();
+        }
+    }
+}
+
+/// The slot of `seq` in `slots` (ascending by seq), if there is one.
+fn slot(slots: &mut VecDeque<(u64, Option<Vec<u8>>)>, seq: u64) -> Option<&mut Option<Vec<u8>>> {
+    let i = slots.binary_search_by_key(&seq, |&(s, _)| s).ok()?;
+    slots.get_mut(i).map(|(_, blob)| blob)
 }
 
 /// A delivery whose blob is still encoded. The queue's task hands these out and the
@@ -302,5 +337,48 @@ mod tests {
         assert_eq!(fresh.take(5).map(|b| b.len()), Some(chunk));
         assert_eq!(fresh.take(5), None, "taken once");
         assert_eq!(fresh.bytes, 3 * chunk);
+    }
+
+    #[test]
+    fn a_blob_never_taken_is_evicted_once_the_cache_spans_too_many_seqs() {
+        let mut fresh = FreshBlobs::default();
+        fresh.keep(std::iter::once((1, b"delayed".to_vec())));
+        let last = FRESH_MAX_SLOTS as u64;
+        for seq in 2..=last {
+            fresh.keep(std::iter::once((seq, vec![1])));
+            assert_eq!(fresh.take(seq), Some(vec![1]));
+        }
+        assert_eq!(
+            fresh.slots.len(),
+            FRESH_MAX_SLOTS,
+            "the slots taken behind it remain"
+        );
+        fresh.keep(std::iter::once((last + 1, vec![2])));
+        assert_eq!(fresh.take(1), None, "evicted by the slot bound");
+        assert_eq!(
+            fresh.slots.len(),
+            1,
+            "and the taken slots behind it went too"
+        );
+        assert_eq!(fresh.bytes, 1);
+    }
+
+    #[test]
+    fn a_seq_kept_again_replaces_its_blob_only_while_cached() {
+        let mut fresh = FreshBlobs::default();
+        fresh.keep([(3, vec![3]), (5, vec![5]), (7, vec![7])].into_iter());
+        assert_eq!(fresh.take(5), Some(vec![5]));
+        fresh.keep([(3, vec![3, 3]), (5, vec![5, 5]), (4, vec![4])].into_iter());
+        assert_eq!(fresh.take(5), None, "taken before; left to the log");
+        assert_eq!(
+            fresh.take(4),
+            None,
+            "behind the tail and never kept; left to the log"
+        );
+        assert_eq!(fresh.take(3), Some(vec![3, 3]), "replaced");
+        assert_eq!(fresh.bytes, 1);
+        assert_eq!(fresh.take(7), Some(vec![7]));
+        assert!(fresh.slots.is_empty());
+        assert_eq!(fresh.bytes, 0);
     }
 }

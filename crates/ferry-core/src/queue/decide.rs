@@ -395,7 +395,7 @@ impl QueueState {
     fn pick_standard(&self, limit: usize) -> Vec<u64> {
         self.ready
             .iter()
-            .map(|&(_, seq)| seq)
+            .map(|(_, seq)| seq)
             .filter(|&seq| seq < self.durable_below)
             .take(limit)
             .collect()

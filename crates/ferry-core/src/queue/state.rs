@@ -13,6 +13,7 @@ use super::dedup::DedupWindow;
 use super::limits::TokenBucket;
 use super::message::{DeadLetterCause, MAX_PRIORITY, MAX_REASONS, MessageState, QueueStats};
 use super::resequence::{Held, Resequencer};
+use super::seq_set::SeqSet;
 use super::stored_config::as_json;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -93,13 +94,13 @@ pub struct QueueState {
     pub(crate) now: Timestamp,
     pub(crate) entries: BTreeMap<u64, Entry>,
     /// Visible waiting messages by (`MAX_PRIORITY - priority`, seq): the delivery order.
-    pub(crate) ready: BTreeSet<(u8, u64)>,
+    pub(crate) ready: SeqSet<u8>,
     /// Waiting messages not yet visible, by (visible_at, seq).
-    pub(crate) delayed: BTreeSet<(Timestamp, u64)>,
+    pub(crate) delayed: SeqSet<Timestamp>,
     /// Leased messages by (until, seq).
-    pub(crate) leases: BTreeSet<(Timestamp, u64)>,
+    pub(crate) leases: SeqSet<Timestamp>,
     /// Waiting messages by (expires_at, seq).
-    pub(crate) expiries: BTreeSet<(Timestamp, u64)>,
+    pub(crate) expiries: SeqSet<Timestamp>,
     /// Messages on their way to the dead-letter queue.
     pub(crate) dead_lettering: BTreeSet<u64>,
     /// FIFO queues: groups by name.
@@ -147,10 +148,10 @@ impl QueueState {
             next_seq: 1,
             now: Timestamp::ZERO,
             entries: BTreeMap::new(),
-            ready: BTreeSet::new(),
-            delayed: BTreeSet::new(),
-            leases: BTreeSet::new(),
-            expiries: BTreeSet::new(),
+            ready: SeqSet::new(),
+            delayed: SeqSet::new(),
+            leases: SeqSet::new(),
+            expiries: SeqSet::new(),
             dead_lettering: BTreeSet::new(),
             groups: HashMap::new(),
             ready_groups: BTreeSet::new(),
@@ -433,7 +434,7 @@ impl QueueState {
             return;
         }
         self.now = now;
-        while let Some(&(until, seq)) = self.leases.first() {
+        while let Some((until, seq)) = self.leases.first() {
             if until > now {
                 break;
             }
@@ -443,7 +444,7 @@ impl QueueState {
                 self.on_failed_delivery(seq, until, None, visible_at);
             }
         }
-        while let Some(&(at, seq)) = self.delayed.first() {
+        while let Some((at, seq)) = self.delayed.first() {
             if at > now {
                 break;
             }
@@ -454,7 +455,7 @@ impl QueueState {
                 self.fifo_refresh(&group);
             }
         }
-        while let Some(&(at, seq)) = self.expiries.first() {
+        while let Some((at, seq)) = self.expiries.first() {
             if at > now {
                 break;
             }
