@@ -333,7 +333,7 @@ impl QueueState {
             return Err(full());
         }
         let mut dropped = Vec::new();
-        for (&seq, entry) in &self.entries {
+        for (seq, entry) in self.entries.iter() {
             if count <= max_len && bytes <= max_bytes {
                 break;
             }

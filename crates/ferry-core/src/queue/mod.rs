@@ -15,6 +15,7 @@ mod message;
 mod observe;
 mod parcel;
 pub mod resequence;
+mod seq_map;
 mod seq_set;
 mod state;
 mod stored_config;

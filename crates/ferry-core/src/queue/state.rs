@@ -13,6 +13,7 @@ use super::dedup::DedupWindow;
 use super::limits::TokenBucket;
 use super::message::{DeadLetterCause, MAX_PRIORITY, MAX_REASONS, MessageState, QueueStats};
 use super::resequence::{Held, Resequencer};
+use super::seq_map::SeqMap;
 use super::seq_set::SeqSet;
 use super::stored_config::as_json;
 use crate::time::Timestamp;
@@ -92,7 +93,7 @@ pub struct QueueState {
     pub(crate) next_seq: u64,
     /// The latest instant the state has been advanced to.
     pub(crate) now: Timestamp,
-    pub(crate) entries: BTreeMap<u64, Entry>,
+    pub(crate) entries: SeqMap<Entry>,
     /// Visible waiting messages by (`MAX_PRIORITY - priority`, seq): the delivery order.
     pub(crate) ready: SeqSet<u8>,
     /// Waiting messages not yet visible, by (visible_at, seq).
@@ -147,7 +148,7 @@ impl QueueState {
             config,
             next_seq: 1,
             now: Timestamp::ZERO,
-            entries: BTreeMap::new(),
+            entries: SeqMap::new(),
             ready: SeqSet::new(),
             delayed: SeqSet::new(),
             leases: SeqSet::new(),
@@ -295,7 +296,7 @@ impl QueueState {
                 }
             }
             Command::Purge { .. } => {
-                let seqs: Vec<u64> = self.entries.keys().copied().collect();
+                let seqs: Vec<u64> = self.entries.keys().collect();
                 for seq in seqs {
                     self.remove(seq);
                     self.counters.removed += 1;

@@ -52,7 +52,7 @@ impl QueueState {
         self.entries
             .iter()
             .take(limit)
-            .map(|(&seq, e)| PeekMeta {
+            .map(|(seq, e)| PeekMeta {
                 id: MessageId::new(self.uid, seq),
                 seq,
                 state: self.state_of(e),
@@ -127,7 +127,7 @@ impl QueueState {
 
     /// Every message's blob location, for relocating stragglers: (seq, blob).
     pub fn blobs(&self) -> impl Iterator<Item = (u64, BlobRef)> + '_ {
-        self.entries.iter().map(|(&seq, e)| (seq, e.blob))
+        self.entries.iter().map(|(seq, e)| (seq, e.blob))
     }
 
     /// Resequencing queues: the number of the latest release (0 if none yet).
