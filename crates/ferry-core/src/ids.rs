@@ -298,7 +298,7 @@ impl Receipt {
         }
         let mut out = [0u8; 40];
         hex_into(&bytes, &mut out);
-        String::from_utf8_lossy(&out).into_owned()
+        out.iter().copied().map(char::from).collect()
     }
 
     /// Decodes a string made by [`Receipt::encode`]; `None` if it is not one.

@@ -120,24 +120,34 @@ fn slot(slots: &mut VecDeque<(u64, Option<Vec<u8>>)>, seq: u64) -> Option<&mut O
 pub(crate) struct Leased {
     id: MessageId,
     meta: DeliveryMeta,
-    receipt: String,
+    /// Whether the delivery was acked as it was made (it then has no receipt).
+    auto_ack: bool,
     /// The blob: its own buffer from the cache, or a slice of one read shared with its
     /// neighbours.
     blob: Bytes,
 }
 
 impl Leased {
-    /// The delivery, its blob decoded.
+    /// The delivery, its blob decoded and its receipt written out.
     pub(crate) fn decode(self, queue: &str) -> Result<Delivery> {
         let blob =
             decode_blob(&self.blob).map_err(|e| internal(format!("queue {queue:?}: {e}")))?;
+        let receipt = if self.auto_ack {
+            String::new()
+        } else {
+            Receipt {
+                id: self.id,
+                receive_count: self.meta.receive_count,
+            }
+            .encode()
+        };
         Ok(Delivery {
             id: self.id,
             seq: self.meta.seq,
             body: blob.body,
             attributes: blob.attributes,
             typed_attributes: blob.typed_attributes,
-            receipt: self.receipt,
+            receipt,
             receive_count: self.meta.receive_count,
             enqueued_at: self.meta.enqueued_at,
             first_received_at: self.meta.first_received_at,
@@ -197,19 +207,10 @@ impl LiveQueue {
                         self.name, meta.seq
                     ))
                 })?;
-                let receipt = if auto_ack {
-                    String::new()
-                } else {
-                    Receipt {
-                        id: MessageId::new(uid, meta.seq),
-                        receive_count: meta.receive_count,
-                    }
-                    .encode()
-                };
                 Ok(Leased {
                     id: MessageId::new(uid, meta.seq),
                     meta,
-                    receipt,
+                    auto_ack,
                     blob,
                 })
             })
