@@ -8,7 +8,7 @@ use serde::{Deserializer, Serializer};
 /// # Errors
 /// Only those of the serializer.
 pub fn serialize<S: Serializer>(id: &MessageId, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(id)
+    s.serialize_str(id.text().as_str())
 }
 
 /// Reads an id written by [`serialize`] (dashes optional).

@@ -231,10 +231,10 @@ impl MessageId {
     }
 }
 
-impl fmt::Display for MessageId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // 8-4-4-4-12 hex digits, written without going through the formatting machinery: ids are
-        // shown once per message on the hot path.
+impl MessageId {
+    /// The id in its 8-4-4-4-12 hex form, written without the formatting machinery: ids are
+    /// written once per message on the hot path.
+    pub fn text(self) -> IdText {
         let mut digits = [0u8; 32];
         hex_into(&self.0.to_be_bytes(), &mut digits);
         let mut out = [b'-'; 36];
@@ -250,7 +250,25 @@ impl fmt::Display for MessageId {
                 dst.copy_from_slice(src);
             }
         }
-        f.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?)
+        IdText(out)
+    }
+}
+
+/// A message id written out ([`MessageId::text`]), on the stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdText([u8; 36]);
+
+impl IdText {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Hex digits and dashes only, so always valid UTF-8.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text().as_str())
     }
 }
 

@@ -11,7 +11,7 @@ pub mod stream;
 mod time;
 
 pub use ids::{
-    FIFO_SUFFIX, GroupName, InvalidName, MAX_GROUP_NAME_CHARS, MAX_NAME_CHARS,
+    FIFO_SUFFIX, GroupName, IdText, InvalidName, MAX_GROUP_NAME_CHARS, MAX_NAME_CHARS,
     MAX_STREAM_NAME_CHARS, MessageId, QueueName, Receipt, StreamName,
 };
 pub use time::Timestamp;

@@ -5,7 +5,6 @@ use crate::extract::{JsonBody, OptionalJsonBody, PathParams};
 use crate::native::dead_letter;
 use crate::reply::{self, SizedJson};
 use crate::state::AppState;
-use axum::Json;
 use axum::extract::State;
 use ferry_api::{
     ReceiveRequest, ReceiveResponse, ReceivedMessage, SendEntry, SendRequest, SendResponse,
@@ -19,9 +18,10 @@ pub(crate) async fn send(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
     JsonBody(request): JsonBody<SendRequest>,
-) -> Result<Json<SendResponse>, ApiError> {
+) -> Result<SizedJson<SendResponse>, ApiError> {
     let messages = send_decode(request.messages)?;
     let sent = state.broker.send(&name, messages).await?;
+    let size = reply::estimate(sent.len(), 0);
     let messages = sent
         .into_iter()
         .map(|s| SentEntry {
@@ -30,7 +30,7 @@ pub(crate) async fn send(
             duplicate: s.duplicate,
         })
         .collect();
-    Ok(Json(SendResponse { messages }))
+    Ok(SizedJson(SendResponse { messages }, size))
 }
 
 /// Checks the whole batch before anything is sent, naming the first bad entry.
