@@ -56,9 +56,9 @@ pub use receipts::{AckRequest, BatchResponse, FailedReceipt, NackRequest, Visibi
 pub use resequence::{CompleteRequest, CompletionEntry, SkipGapsRequest, SkipGapsResponse};
 pub use streams::{
     AppendHeader, AppendRecord, AppendRequest, AppendResponse, AppendedRecord, CompactResponse,
-    DataError, OffsetForTime, OffsetForTimeQuery, OffsetSpec, OffsetSpecError, PartitionInfo,
-    ReadEncoding, ReadQuery, ReadRecord, ReadResponse, RecordHeader, StreamDetails, StreamEntry,
-    StreamList, decode_data, encode_data,
+    DataError, NEXT_OFFSET_HEADER, OffsetForTime, OffsetForTimeQuery, OffsetSpec, OffsetSpecError,
+    PartitionInfo, ReadEncoding, ReadQuery, ReadRecord, ReadResponse, RecordHeader, StreamDetails,
+    StreamEntry, StreamList, decode_data, encode_data,
 };
 pub use transactions::{
     PublishEntry, TransactionAckEntry, TransactionRequest, TransactionResponse,

@@ -374,6 +374,10 @@ pub struct ReadQuery {
     pub encoding: Option<ReadEncoding>,
 }
 
+/// The response header of a partition read that repeats its `next_offset`, so that a reader
+/// can ask for the next records as soon as the headers arrive, before it has the body.
+pub const NEXT_OFFSET_HEADER: &str = "ferry-next-offset";
+
 /// The reply to a partition read (possibly no records, after the long poll ran out).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadResponse {

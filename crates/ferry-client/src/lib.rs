@@ -34,6 +34,7 @@
 
 mod client;
 mod error;
+mod reader;
 mod sse;
 mod streams;
 
@@ -41,5 +42,6 @@ pub use client::{Client, PutOutcome};
 pub use error::Error;
 /// The wire types, re-exported so callers need not depend on `ferry-api` themselves.
 pub use ferry_api as api;
+pub use reader::PartitionReader;
 pub use sse::RecordEvents;
 pub use streams::StreamPutOutcome;

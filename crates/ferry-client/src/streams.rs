@@ -315,7 +315,7 @@ impl Client {
         RecordEvents::open(request.send().await?).await
     }
 
-    fn partition_request(
+    pub(crate) fn partition_request(
         &self,
         stream: &str,
         partition: u32,

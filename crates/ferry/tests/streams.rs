@@ -341,6 +341,100 @@ fn reads_past_the_end_and_unknown_streams_and_partitions_are_refused() {
 }
 
 #[test]
+fn a_partition_reader_reads_ahead_and_hands_out_every_record_once_in_order() {
+    let dir = DataDir::new();
+    let server = Server::start(&dir, &[]);
+    let client = server.client();
+    runtime().block_on(async {
+        client
+            .put_stream("ahead", &partitions(1))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        for batch in 0..5 {
+            let records = (0..50)
+                .map(|i| AppendRecord::text(format!("r{}", batch * 50 + i)))
+                .collect();
+            client
+                .append("ahead", &append(records))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        // The header repeats the body's next offset.
+        let reply = common::raw()
+            .get(format!(
+                "{}/v1/streams/ahead/partitions/0/records?offset=10&max_records=7",
+                server.url()
+            ))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let header = reply.headers().get("ferry-next-offset").cloned();
+        let body: Value = reply.json().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(body["next_offset"], 17);
+        assert_eq!(header.as_ref().and_then(|v| v.to_str().ok()), Some("17"));
+
+        let query = ReadQuery {
+            offset: Some(OffsetSpec::Earliest),
+            max_records: Some(40),
+            wait_ms: Some(2000),
+            ..ReadQuery::default()
+        };
+        let mut reader = client.partition_reader("ahead", 0, query);
+        let mut values = Vec::new();
+        while values.len() < 250 {
+            let read = reader.next().await.unwrap_or_else(|e| panic!("{e}"));
+            assert!(read.records.len() <= 40);
+            values.extend(
+                read.records
+                    .into_iter()
+                    .map(|r| r.value.unwrap_or_default()),
+            );
+        }
+        let expected: Vec<String> = (0..250).map(|i| format!("r{i}")).collect();
+        assert_eq!(values, expected, "every record once, in order");
+
+        // At the end the read ahead long-polls, and takes what is appended meanwhile.
+        let later = tokio::spawn({
+            let client = client.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                client
+                    .append("ahead", &append(vec![AppendRecord::text("late")]))
+                    .await
+            }
+        });
+        let started = Instant::now();
+        let read = reader.next().await.unwrap_or_else(|e| panic!("{e}"));
+        let late: Vec<_> = read
+            .records
+            .iter()
+            .map(|r| (r.offset, r.value.clone()))
+            .collect();
+        assert_eq!(late, vec![(250, Some("late".to_owned()))]);
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "woken by the append"
+        );
+        later
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+
+        // An error is reported, and again at the next call: nothing is skipped past it.
+        client
+            .delete_stream("ahead")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..2 {
+            let gone = reader.next().await.err().map(|e| e.code().to_owned());
+            assert_eq!(gone.as_deref(), Some("stream_not_found"));
+        }
+        let mut elsewhere = client.partition_reader("ahead", 3, ReadQuery::default());
+        assert!(elsewhere.next().await.is_err());
+    });
+}
+
+#[test]
 fn bad_appends_are_refused_and_write_nothing() {
     let dir = DataDir::new();
     let server = Server::start(&dir, &[]);

@@ -339,7 +339,8 @@ impl Broker {
     /// Reads records of one partition.
     ///
     /// # Errors
-    /// `stream_not_found`, `partition_not_found`, `offset_out_of_range` (past the end),
+    /// `stream_not_found` (also when the stream is deleted during a long poll),
+    /// `partition_not_found`, `offset_out_of_range` (past the end),
     /// `invalid_request` (a wait longer than the broker allows).
     pub async fn read(
         &self,
@@ -350,7 +351,7 @@ impl Broker {
         let handle = self.stream(stream)?.partition(partition)?;
         self.check_wait(options.wait)?;
         let stop = self.inner.stopping.subscribe();
-        handle
+        let read = handle
             .read_records(
                 options.from,
                 options.max_records,
@@ -358,7 +359,16 @@ impl Broker {
                 options.wait,
                 &stop,
             )
-            .await
+            .await;
+        match read {
+            // The partition stopped under a (long-polling) read because the stream was deleted.
+            Err(e)
+                if e.kind == ErrorKind::Unavailable && self.inner.streams.get(stream).is_none() =>
+            {
+                Err(Error::stream_not_found(stream))
+            }
+            read => read,
+        }
     }
 
     /// One partition's extent.

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use ferry_client::Client;
 use ferry_client::api::{
     AppendRecord, AppendRequest, OffsetSpec, QueueConfig, ReadQuery, ReceiveRequest, SendEntry,
     StreamConfig,
 };
+use ferry_client::{Client, PartitionReader};
 
 use crate::error::{CompareError, Result};
 use crate::queue::{Consumer, PendingAck, Publisher, QueueSystem};
@@ -175,26 +175,32 @@ impl Appender for FerryAppender {
     }
 }
 
-/// Reads partition 0 forward from offset 0.
+/// Reads partition 0 forward from offset 0 with a [`PartitionReader`], which keeps the next
+/// read on its way while a reply is taken in (as the NATS pull consumer and the RabbitMQ
+/// stream consumer have the next messages on their way).
 #[derive(Debug)]
 pub struct FerryReader {
     client: Client,
     stream: String,
-    next_offset: u64,
     batch: u32,
+    /// Opened at the first read, with that read's long-poll wait.
+    reader: Option<PartitionReader>,
 }
 
 impl Reader for FerryReader {
     async fn next(&mut self, wait: Duration) -> Result<Vec<Vec<u8>>> {
-        let query = ReadQuery {
-            offset: Some(OffsetSpec::At(self.next_offset)),
-            max_records: Some(self.batch),
-            max_bytes: Some(64 << 20),
-            wait_ms: Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),
-            ..ReadQuery::default()
-        };
-        let read = self.client.read(&self.stream, 0, &query).await?;
-        self.next_offset = read.next_offset;
+        let (client, stream, batch) = (&self.client, &self.stream, self.batch);
+        let reader = self.reader.get_or_insert_with(|| {
+            let query = ReadQuery {
+                offset: Some(OffsetSpec::At(0)),
+                max_records: Some(batch),
+                max_bytes: Some(64 << 20),
+                wait_ms: Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),
+                ..ReadQuery::default()
+            };
+            client.partition_reader(stream, 0, query)
+        });
+        let read = reader.next().await?;
         Ok(read
             .records
             .into_iter()
@@ -227,8 +233,8 @@ impl StreamSystem for Ferry {
         Ok(FerryReader {
             client: self.client()?,
             stream: stream.to_owned(),
-            next_offset: 0,
             batch,
+            reader: None,
         })
     }
 

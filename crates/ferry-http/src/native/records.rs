@@ -8,9 +8,10 @@ use crate::reply::{self, SizedJson};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue};
 use ferry_api::{
-    AppendRecord, AppendRequest, AppendResponse, AppendedRecord, DataError, OffsetSpec,
-    ReadEncoding, ReadQuery, ReadRecord, ReadResponse, RecordHeader, Timestamp,
+    AppendRecord, AppendRequest, AppendResponse, AppendedRecord, DataError, NEXT_OFFSET_HEADER,
+    OffsetSpec, ReadEncoding, ReadQuery, ReadRecord, ReadResponse, RecordHeader, Timestamp,
 };
 use ferry_broker::{NewRecord, ReadOptions, StartOffset, StoredRecord};
 use std::time::Duration;
@@ -82,12 +83,14 @@ fn append_decode_record(record: AppendRecord) -> Result<NewRecord, DataError> {
     })
 }
 
-/// Reads records of one partition, long-polling up to `wait_ms` at its end.
+/// Reads records of one partition, long-polling up to `wait_ms` at its end. The next offset
+/// also travels in a header ([`NEXT_OFFSET_HEADER`]), so a reader can ask for what follows
+/// while it is still taking this reply in.
 pub(crate) async fn read(
     State(state): State<AppState>,
     PathParams((name, partition)): PathParams<(String, String)>,
     QueryParams(query): QueryParams<ReadQuery>,
-) -> Result<SizedJson<ReadResponse>, ApiError> {
+) -> Result<([(HeaderName, HeaderValue); 1], SizedJson<ReadResponse>), ApiError> {
     let partition = partition_param(&partition)?;
     let options = read_options(&query)?;
     let outcome = state.broker.read(&name, partition, options).await?;
@@ -105,7 +108,11 @@ pub(crate) async fn read(
         end_offset: outcome.end_offset,
         skipped_to: outcome.skipped_to,
     };
-    Ok(SizedJson(response, size))
+    let next = [(
+        HeaderName::from_static(NEXT_OFFSET_HEADER),
+        HeaderValue::from(response.next_offset),
+    )];
+    Ok((next, SizedJson(response, size)))
 }
 
 /// Bytes of a record's key, value and headers, for sizing its reply.

@@ -116,7 +116,7 @@ pub(super) fn add_paths(paths: &mut Map<String, Value>) {
                 "encoding",
             ],
             None,
-            ok("ReadResponse"),
+            read_ok(),
             &["400", "404"],
         ),
     );
@@ -288,6 +288,21 @@ fn group_member_paths(add: &mut impl FnMut(&str, &str, Value), g: &str) {
 
 fn event_stream(description: &str) -> Value {
     json!({"200": {"description": description, "content": {"text/event-stream": {"schema": {"type": "string"}}}}})
+}
+
+/// A partition read's success: the records, and their `next_offset` again as a header.
+fn read_ok() -> Value {
+    let mut reply = body_of("Success.", "ReadResponse");
+    if let Some(map) = reply.as_object_mut() {
+        map.insert(
+            "headers".to_owned(),
+            json!({ferry_api::NEXT_OFFSET_HEADER: {
+                "description": "The reply's `next_offset`, so that a reader can ask for the next records before it has read this body.",
+                "schema": {"type": "integer", "format": "int64", "minimum": 0},
+            }}),
+        );
+    }
+    json!({"200": reply})
 }
 
 /// The path, query and header parameters of the stream routes.

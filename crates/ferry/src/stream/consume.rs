@@ -161,7 +161,7 @@ async fn consume_partitions(
     // Dropping the set (on every return) stops the readers.
     let mut readers = JoinSet::new();
     for partition in partitions {
-        let reader = PartitionReader {
+        let reader = PartitionFeed {
             client: client.clone(),
             stream: stream.to_owned(),
             partition,
@@ -198,8 +198,9 @@ async fn consume_partitions(
 /// A batch read from a partition, or why reading it stopped.
 type PartitionBatch = Result<(u32, ReadResponse), Failure>;
 
-/// Reads one partition in a loop, handing each reply over.
-struct PartitionReader {
+/// Reads one partition in a loop (a read ahead, see [`ferry_client::PartitionReader`]),
+/// handing each reply over.
+struct PartitionFeed {
     client: Client,
     stream: String,
     partition: u32,
@@ -207,16 +208,19 @@ struct PartitionReader {
     mode: Mode,
 }
 
-impl PartitionReader {
-    async fn run(mut self, tx: mpsc::Sender<PartitionBatch>) {
+impl PartitionFeed {
+    async fn run(self, tx: mpsc::Sender<PartitionBatch>) {
+        let query = ReadQuery {
+            offset: Some(self.offset),
+            max_records: Some(READ_MAX_RECORDS),
+            wait_ms: (self.mode == Mode::Follow).then_some(FOLLOW_WAIT_MS),
+            ..ReadQuery::default()
+        };
+        let mut reader = self
+            .client
+            .partition_reader(&self.stream, self.partition, query);
         loop {
-            let query = ReadQuery {
-                offset: Some(self.offset),
-                max_records: Some(READ_MAX_RECORDS),
-                wait_ms: (self.mode == Mode::Follow).then_some(FOLLOW_WAIT_MS),
-                ..ReadQuery::default()
-            };
-            let response = match self.client.read(&self.stream, self.partition, &query).await {
+            let response = match reader.next().await {
                 Ok(response) => response,
                 Err(e) => {
                     let _ = tx.send(Err(Failure::from(e))).await;
@@ -224,7 +228,6 @@ impl PartitionReader {
                 }
             };
             let at_end = response.records.is_empty() || response.next_offset >= response.end_offset;
-            self.offset = OffsetSpec::At(response.next_offset);
             if tx.send(Ok((self.partition, response))).await.is_err() {
                 return;
             }

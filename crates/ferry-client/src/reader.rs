@@ -1,0 +1,131 @@
+//! [`PartitionReader`]: reads a partition forward with the next read already on its way.
+
+use crate::client::{Client, error_reply};
+use crate::error::Error;
+use ferry_api::{NEXT_OFFSET_HEADER, OffsetSpec, ReadQuery, ReadResponse};
+use tokio::task::JoinHandle;
+
+/// Reads one partition forward, keeping one read ahead, as Kafka consumers fetch ahead.
+///
+/// As soon as a reply's headers arrive, the read of what follows (at the reply's
+/// `ferry-next-offset`) is sent, so the server gathers the next records while this reader
+/// takes in the last ones. Each [`PartitionReader::next`] returns one reply, in order; after
+/// an error the next call reads again from where the failed reply started, so no record is
+/// skipped. Dropping the reader cancels the read ahead.
+#[derive(Debug)]
+pub struct PartitionReader {
+    client: Client,
+    stream: String,
+    partition: u32,
+    /// The options of every read; its offset is that of the first.
+    query: ReadQuery,
+    /// Where the reply in hand (or the next read, when none is ahead) starts.
+    at: Option<OffsetSpec>,
+    /// The read of what follows the reply in hand, sent when its headers came.
+    ahead: Option<JoinHandle<Result<reqwest::Response, Error>>>,
+}
+
+impl Client {
+    /// A reader of partition `partition` of `stream` with these read options, from
+    /// `query.offset` (see [`PartitionReader`]). Sends nothing until the first
+    /// [`PartitionReader::next`].
+    pub fn partition_reader(
+        &self,
+        stream: &str,
+        partition: u32,
+        query: ReadQuery,
+    ) -> PartitionReader {
+        PartitionReader {
+            client: self.clone(),
+            stream: stream.to_owned(),
+            partition,
+            at: query.offset,
+            query,
+            ahead: None,
+        }
+    }
+}
+
+impl PartitionReader {
+    /// The next reply: records from where the last one ended, or none if the long poll
+    /// (`wait_ms`) ran out at the end of the partition.
+    ///
+    /// # Errors
+    /// As [`Client::read`]; the next call then reads the same records again.
+    pub async fn next(&mut self) -> Result<ReadResponse, Error> {
+        let result = self.take_reply().await;
+        if result.is_err() {
+            self.cancel_ahead();
+        }
+        result
+    }
+
+    async fn take_reply(&mut self) -> Result<ReadResponse, Error> {
+        let response = match self.ahead.take() {
+            Some(ahead) => match ahead.await {
+                Ok(response) => response?,
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            },
+            None => self.send(self.at)?.await?,
+        };
+        let status = response.status();
+        let next = response
+            .headers()
+            .get(NEXT_OFFSET_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if let (true, Some(next)) = (status.is_success(), next) {
+            let read = self.send(Some(OffsetSpec::At(next)))?;
+            self.ahead = Some(tokio::spawn(read));
+        }
+        let bytes = response.bytes().await?;
+        if !status.is_success() {
+            return Err(error_reply(status, &bytes));
+        }
+        let read: ReadResponse =
+            serde_json::from_slice(&bytes).map_err(|e| Error::InvalidReply {
+                status: status.as_u16(),
+                message: e.to_string(),
+            })?;
+        if next.is_some_and(|n| n != read.next_offset) {
+            return Err(Error::InvalidReply {
+                status: status.as_u16(),
+                message: format!(
+                    "header {NEXT_OFFSET_HEADER} {next:?} differs from next_offset {}",
+                    read.next_offset
+                ),
+            });
+        }
+        self.at = Some(OffsetSpec::At(read.next_offset));
+        Ok(read)
+    }
+
+    /// A read from `offset` with the reader's options, to await or spawn.
+    fn send(
+        &self,
+        offset: Option<OffsetSpec>,
+    ) -> Result<impl Future<Output = Result<reqwest::Response, Error>> + Send + 'static, Error>
+    {
+        let query = ReadQuery {
+            offset,
+            ..self.query
+        };
+        let request = self
+            .client
+            .partition_request(&self.stream, self.partition, "records")?
+            .query(&query);
+        Ok(async move { Ok(request.send().await?) })
+    }
+
+    fn cancel_ahead(&mut self) {
+        if let Some(ahead) = self.ahead.take() {
+            ahead.abort();
+        }
+    }
+}
+
+impl Drop for PartitionReader {
+    fn drop(&mut self) {
+        self.cancel_ahead();
+    }
+}
