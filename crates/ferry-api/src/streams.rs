@@ -555,7 +555,7 @@ pub fn encode_data(
         ReadEncoding::Auto => BodyEncoding::Text,
         ReadEncoding::Base64 => BodyEncoding::Binary,
     };
-    encode_body(&Body { bytes, encoding })
+    encode_body(Body { bytes, encoding })
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ pub(crate) async fn peek(
 }
 
 fn peek_encode(m: PeekedMessage) -> PeekedEntry {
-    let (body, body_base64) = ferry_api::encode_body(&m.body);
+    let (body, body_base64) = ferry_api::encode_body(m.body);
     PeekedEntry {
         id: m.id,
         seq: m.seq,

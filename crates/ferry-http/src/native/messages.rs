@@ -90,7 +90,7 @@ pub(crate) async fn receive(
 }
 
 fn receive_encode(d: Delivery) -> ReceivedMessage {
-    let (body, body_base64) = ferry_api::encode_body(&d.body);
+    let (body, body_base64) = ferry_api::encode_body(d.body);
     ReceivedMessage {
         id: d.id,
         seq: d.seq,
