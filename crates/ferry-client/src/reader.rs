@@ -3,6 +3,8 @@
 use crate::client::{Client, error_reply};
 use crate::error::Error;
 use ferry_api::{NEXT_OFFSET_HEADER, OffsetSpec, ReadQuery, ReadResponse};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use tokio::task::JoinHandle;
 
 /// Reads one partition forward, keeping one read ahead, as Kafka consumers fetch ahead.
@@ -50,21 +52,24 @@ impl PartitionReader {
     /// The next reply: records from where the last one ended, or none if the long poll
     /// (`wait_ms`) ran out at the end of the partition.
     ///
+    /// Cancel-safe: if the returned future is dropped before it completes, the reply it was
+    /// taking in is read again by the next call.
+    ///
     /// # Errors
     /// As [`Client::read`]; the next call then reads the same records again.
     pub async fn next(&mut self) -> Result<ReadResponse, Error> {
-        let result = self.take_reply().await;
-        if result.is_err() {
-            self.cancel_ahead();
-        }
-        result
-    }
-
-    async fn take_reply(&mut self) -> Result<ReadResponse, Error> {
+        // What is ahead moves into a guard, so that a cancelled call aborts it; `at` and
+        // `ahead` change together at the end, once the reply in hand is whole.
         let response = match self.ahead.take() {
-            Some(ahead) => match ahead.await {
+            Some(handle) => match AbortOnDrop(Some(handle)).await {
                 Ok(response) => response?,
-                Err(e) => std::panic::resume_unwind(e.into_panic()),
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => {
+                    return Err(Error::InvalidReply {
+                        status: 0,
+                        message: format!("the read ahead was cancelled: {e}"),
+                    });
+                }
             },
             None => self.send(self.at)?.await?,
         };
@@ -74,10 +79,12 @@ impl PartitionReader {
             .get(NEXT_OFFSET_HEADER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if let (true, Some(next)) = (status.is_success(), next) {
-            let read = self.send(Some(OffsetSpec::At(next)))?;
-            self.ahead = Some(tokio::spawn(read));
-        }
+        let ahead = match (status.is_success(), next) {
+            (true, Some(next)) => Some(AbortOnDrop(Some(tokio::spawn(
+                self.send(Some(OffsetSpec::At(next)))?,
+            )))),
+            _ => None,
+        };
         let bytes = response.bytes().await?;
         if !status.is_success() {
             return Err(error_reply(status, &bytes));
@@ -97,6 +104,7 @@ impl PartitionReader {
             });
         }
         self.at = Some(OffsetSpec::At(read.next_offset));
+        self.ahead = ahead.and_then(AbortOnDrop::keep);
         Ok(read)
     }
 
@@ -116,16 +124,41 @@ impl PartitionReader {
             .query(&query);
         Ok(async move { Ok(request.send().await?) })
     }
+}
 
-    fn cancel_ahead(&mut self) {
-        if let Some(ahead) = self.ahead.take() {
-            ahead.abort();
+/// A spawned read, aborted when this goes unless [`AbortOnDrop::keep`] took it out.
+struct AbortOnDrop(Option<JoinHandle<Result<reqwest::Response, Error>>>);
+
+impl AbortOnDrop {
+    /// The read, no longer aborted when this goes.
+    fn keep(mut self) -> Option<JoinHandle<Result<reqwest::Response, Error>>> {
+        self.0.take()
+    }
+}
+
+impl Future for AbortOnDrop {
+    type Output = Result<Result<reqwest::Response, Error>, tokio::task::JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.0.as_mut() {
+            Some(handle) => Pin::new(handle).poll(cx),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            handle.abort();
         }
     }
 }
 
 impl Drop for PartitionReader {
     fn drop(&mut self) {
-        self.cancel_ahead();
+        if let Some(ahead) = self.ahead.take() {
+            ahead.abort();
+        }
     }
 }

@@ -348,7 +348,8 @@ impl Broker {
         partition: u32,
         options: ReadOptions,
     ) -> Result<ReadOutcome> {
-        let handle = self.stream(stream)?.partition(partition)?;
+        let live = self.stream(stream)?;
+        let handle = live.partition(partition)?;
         self.check_wait(options.wait)?;
         let stop = self.inner.stopping.subscribe();
         let read = handle
@@ -361,9 +362,15 @@ impl Broker {
             )
             .await;
         match read {
-            // The partition stopped under a (long-polling) read because the stream was deleted.
+            // The partition stopped under a (long-polling) read because the stream was deleted
+            // (and maybe created again).
             Err(e)
-                if e.kind == ErrorKind::Unavailable && self.inner.streams.get(stream).is_none() =>
+                if e.kind == ErrorKind::Unavailable
+                    && !self
+                        .inner
+                        .streams
+                        .get(stream)
+                        .is_some_and(|now| Arc::ptr_eq(&now, &live)) =>
             {
                 Err(Error::stream_not_found(stream))
             }

@@ -100,10 +100,13 @@ impl FreshBlobs {
         Some(blob)
     }
 
-    /// Drops the taken slots at the front.
+    /// Drops the taken slots at the front, and gives back the room of a past burst.
     fn trim_front(&mut self) {
         while self.slots.front().is_some_and(|(_, blob)| blob.is_none()) {
             self.slots.pop_front();
+        }
+        if self.slots.capacity() > 4 * self.slots.len() + 1024 {
+            self.slots.shrink_to(2 * self.slots.len() + 1024);
         }
     }
 }
