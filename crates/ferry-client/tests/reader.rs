@@ -29,7 +29,8 @@ async fn answer(mut socket: TcpStream, stall_at: u64, stall: Duration) {
             .windows(4)
             .position(|w| w == b"\r\n\r\n")
             .map_or(request.len(), |p| p + 4);
-        let head = String::from_utf8_lossy(request.get(..head_end).unwrap_or_default()).into_owned();
+        let head =
+            String::from_utf8_lossy(request.get(..head_end).unwrap_or_default()).into_owned();
         request.drain(..head_end);
         let offset: u64 = head
             .split("offset=")
@@ -70,14 +71,20 @@ async fn reader_on_stand_in(stall_at: u64) -> ferry_client::PartitionReader {
 }
 
 fn values(read: &ferry_client::api::ReadResponse) -> Vec<String> {
-    read.records.iter().filter_map(|r| r.value.clone()).collect()
+    read.records
+        .iter()
+        .filter_map(|r| r.value.clone())
+        .collect()
 }
 
 #[tokio::test]
 async fn a_call_cancelled_while_its_body_arrives_leaves_that_reply_for_the_next() {
     let mut reader = reader_on_stand_in(0).await;
     let cut = tokio::time::timeout(Duration::from_millis(100), reader.next()).await;
-    assert!(cut.is_err(), "the body of offset 0 is held back past the timeout");
+    assert!(
+        cut.is_err(),
+        "the body of offset 0 is held back past the timeout"
+    );
     let mut seen = Vec::new();
     for _ in 0..4 {
         let read = reader.next().await.expect("read");
@@ -95,7 +102,10 @@ async fn a_call_cancelled_while_waiting_for_the_read_ahead_loses_nothing() {
     let second = reader.next().await.expect("read");
     assert_eq!(values(&second), ["r1"]);
     let cut = tokio::time::timeout(Duration::from_millis(100), reader.next()).await;
-    assert!(cut.is_err(), "the body of offset 2 is held back past the timeout");
+    assert!(
+        cut.is_err(),
+        "the body of offset 2 is held back past the timeout"
+    );
     let mut seen = Vec::new();
     for _ in 0..2 {
         seen.extend(values(&reader.next().await.expect("read")));
