@@ -118,7 +118,10 @@ pub(crate) enum Request {
     /// Another queue's releases (each with its release number), to enqueue once.
     Import {
         origin: u64,
-        messages: Vec<(u64, Incoming)>,
+        /// Each message's release number in `origin`.
+        releases: Vec<u64>,
+        blobs: task::Blobs,
+        messages: Vec<NewMessage>,
         reply: Reply<()>,
     },
     /// The dead-letter queue stored these durably: remove them here.
@@ -267,9 +270,14 @@ impl QueueHandle {
         self.call(|reply| Request::SkipGaps { key, reply }).await
     }
 
+    /// Enqueues another queue's releases; their blobs are encoded here, as a send's are.
     pub(crate) async fn import(&self, origin: u64, messages: Vec<(u64, Incoming)>) -> Result<()> {
+        let (releases, incoming): (Vec<u64>, Vec<Incoming>) = messages.into_iter().unzip();
+        let (blobs, messages) = task::encode_incoming(incoming)?;
         self.call(|reply| Request::Import {
             origin,
+            releases,
+            blobs,
             messages,
             reply,
         })

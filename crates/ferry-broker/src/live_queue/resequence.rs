@@ -5,14 +5,14 @@
 //! release caused by a record a crash could take back (a completion, or an ack that opened a
 //! gap) would otherwise reach the output and then be made again differently after restart.
 
-use super::task::{LiveQueue, internal, rejection};
-use super::{Incoming, Reply};
+use super::Reply;
+use super::task::{Blobs, LiveQueue, internal, rejection};
 use crate::broker::ResultCheck;
 use crate::error::{Error, ErrorKind, Result};
 use crate::types::{BatchOutcome, Completion, Failure};
 use ferry_core::queue::{
-    BlobParts, Body, Command, Output, Parcel, Rejection, ReleaseKind, ResultSize, TypedAttributes,
-    encode_blob_parts,
+    BlobParts, Body, Command, NewMessage, Output, Parcel, Rejection, ReleaseKind, ResultSize,
+    TypedAttributes, encode_blob_parts,
 };
 use ferry_core::{MessageId, Receipt, Timestamp};
 use std::collections::BTreeMap;
@@ -346,28 +346,27 @@ impl LiveQueue {
 
     /// Enqueues another queue's releases (each with its release number), leaving out those
     /// already held; answers once durable.
-    pub(super) fn on_import(&mut self, origin: u64, items: Vec<(u64, Incoming)>, reply: Reply<()>) {
+    pub(super) fn on_import(
+        &mut self,
+        origin: u64,
+        releases: &[u64],
+        mut blobs: Blobs,
+        news: &[NewMessage],
+        reply: Reply<()>,
+    ) {
         let now = self.clock.now();
-        let (releases, incoming): (Vec<u64>, Vec<Incoming>) = items.into_iter().unzip();
-        let (mut blobs, news) = match super::task::encode_incoming(incoming) {
-            Ok(encoded) => encoded,
-            Err(e) => {
-                let _ = reply.send(Err(e));
-                return;
-            }
-        };
         let lens: Vec<u32> = blobs
             .iter()
             .map(|b| u32::try_from(b.as_ref().map_or(0, Vec::len)).unwrap_or(u32::MAX))
             .collect();
         let decided = self
             .state
-            .decide_import(now, origin, &releases, &news, &lens)
+            .decide_import(now, origin, releases, news, &lens)
             .map_err(|r| rejection(&self.name, r));
         match decided {
             Ok(Some((decision, fresh))) => {
                 if let Some(command) = &decision.command {
-                    let stored: Vec<(u64, Vec<u8>)> = decision
+                    let (seqs, stored): (Vec<u64>, Vec<Vec<u8>>) = decision
                         .stored
                         .iter()
                         .filter_map(|&i| {
@@ -375,13 +374,12 @@ impl LiveQueue {
                             let blob = blobs.get_mut(*fresh.get(i)?)?.take()?;
                             Some((seq, blob))
                         })
-                        .collect();
-                    let only_blobs: Vec<Vec<u8>> = stored.iter().map(|(_, b)| b.clone()).collect();
-                    if let Err(e) = self.append_apply(command, &only_blobs) {
+                        .unzip();
+                    if let Err(e) = self.append_apply(command, &stored) {
                         let _ = reply.send(Err(e));
                         return;
                     }
-                    self.fresh.keep(stored.into_iter());
+                    self.fresh.keep(seqs.into_iter().zip(stored));
                 }
             }
             Ok(None) => {}

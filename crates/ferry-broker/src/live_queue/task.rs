@@ -247,9 +247,11 @@ impl LiveQueue {
             Request::SkipGaps { key, reply } => self.on_skip_gaps(key, reply),
             Request::Import {
                 origin,
+                releases,
+                blobs,
                 messages,
                 reply,
-            } => self.on_import(origin, messages, reply),
+            } => self.on_import(origin, &releases, blobs, &messages, reply),
             Request::Transact {
                 receipts,
                 parcels,
