@@ -23,8 +23,9 @@ pub struct PartitionReader {
     query: ReadQuery,
     /// Where the reply in hand (or the next read, when none is ahead) starts.
     at: Option<OffsetSpec>,
-    /// The read of what follows the reply in hand, sent when its headers came.
-    ahead: Option<JoinHandle<Result<reqwest::Response, Error>>>,
+    /// The read of what follows the reply in hand, sent when its headers came (aborted if
+    /// dropped, with the reader or a cancelled call).
+    ahead: Option<AbortOnDrop>,
 }
 
 impl Client {
@@ -58,10 +59,10 @@ impl PartitionReader {
     /// # Errors
     /// As [`Client::read`]; the next call then reads the same records again.
     pub async fn next(&mut self) -> Result<ReadResponse, Error> {
-        // What is ahead moves into a guard, so that a cancelled call aborts it; `at` and
+        // What is ahead is taken out, so that a cancelled call drops (and aborts) it; `at` and
         // `ahead` change together at the end, once the reply in hand is whole.
         let response = match self.ahead.take() {
-            Some(handle) => match AbortOnDrop(Some(handle)).await {
+            Some(ahead) => match ahead.await {
                 Ok(response) => response?,
                 Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                 Err(e) => {
@@ -80,9 +81,9 @@ impl PartitionReader {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         let ahead = match (status.is_success(), next) {
-            (true, Some(next)) => Some(AbortOnDrop(Some(tokio::spawn(
+            (true, Some(next)) => Some(AbortOnDrop(tokio::spawn(
                 self.send(Some(OffsetSpec::At(next)))?,
-            )))),
+            ))),
             _ => None,
         };
         let bytes = response.bytes().await?;
@@ -104,7 +105,7 @@ impl PartitionReader {
             });
         }
         self.at = Some(OffsetSpec::At(read.next_offset));
-        self.ahead = ahead.and_then(AbortOnDrop::keep);
+        self.ahead = ahead;
         Ok(read)
     }
 
@@ -126,39 +127,20 @@ impl PartitionReader {
     }
 }
 
-/// A spawned read, aborted when this goes unless [`AbortOnDrop::keep`] took it out.
-struct AbortOnDrop(Option<JoinHandle<Result<reqwest::Response, Error>>>);
-
-impl AbortOnDrop {
-    /// The read, no longer aborted when this goes.
-    fn keep(mut self) -> Option<JoinHandle<Result<reqwest::Response, Error>>> {
-        self.0.take()
-    }
-}
+/// A spawned read, aborted when dropped (a no-op once it has finished).
+#[derive(Debug)]
+struct AbortOnDrop(JoinHandle<Result<reqwest::Response, Error>>);
 
 impl Future for AbortOnDrop {
     type Output = Result<Result<reqwest::Response, Error>, tokio::task::JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.0.as_mut() {
-            Some(handle) => Pin::new(handle).poll(cx),
-            None => Poll::Pending,
-        }
+        Pin::new(&mut self.0).poll(cx)
     }
 }
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        if let Some(handle) = self.0.take() {
-            handle.abort();
-        }
-    }
-}
-
-impl Drop for PartitionReader {
-    fn drop(&mut self) {
-        if let Some(ahead) = self.ahead.take() {
-            ahead.abort();
-        }
+        self.0.abort();
     }
 }

@@ -30,6 +30,11 @@ fn split(seq: u64) -> (u64, u8) {
     (seq / RUN, (seq % RUN) as u8)
 }
 
+/// Where `offset` is among a sparse run's pairs: `Ok` at it, `Err` where it would go.
+fn find<T>(pairs: &[(u8, T)], offset: u8) -> Result<usize, usize> {
+    pairs.binary_search_by_key(&offset, |&(o, _)| o)
+}
+
 /// The values of one run of 64 seqs (never empty in a map).
 #[derive(Clone)]
 enum Run<T> {
@@ -49,11 +54,7 @@ impl<T> Run<T> {
 
     fn get(&self, offset: u8) -> Option<&T> {
         match self {
-            Run::Sparse(pairs) => pairs
-                .binary_search_by_key(&offset, |&(o, _)| o)
-                .ok()
-                .and_then(|i| pairs.get(i))
-                .map(|(_, v)| v),
+            Run::Sparse(pairs) => pairs.get(find(pairs, offset).ok()?).map(|(_, v)| v),
             Run::Dense(slots, _) => slots.get(usize::from(offset))?.as_ref(),
         }
     }
@@ -61,7 +62,7 @@ impl<T> Run<T> {
     fn get_mut(&mut self, offset: u8) -> Option<&mut T> {
         match self {
             Run::Sparse(pairs) => {
-                let i = pairs.binary_search_by_key(&offset, |&(o, _)| o).ok()?;
+                let i = find(pairs, offset).ok()?;
                 pairs.get_mut(i).map(|(_, v)| v)
             }
             Run::Dense(slots, _) => slots.get_mut(usize::from(offset))?.as_mut(),
@@ -71,7 +72,7 @@ impl<T> Run<T> {
     /// Puts `value` at `offset`, returning the value it replaced.
     fn insert(&mut self, offset: u8, value: T) -> Option<T> {
         let replaced = match self {
-            Run::Sparse(pairs) => match pairs.binary_search_by_key(&offset, |&(o, _)| o) {
+            Run::Sparse(pairs) => match find(pairs, offset) {
                 Ok(i) => pairs.get_mut(i).map(|(_, v)| std::mem::replace(v, value)),
                 Err(i) => {
                     pairs.insert(i, (offset, value));
@@ -93,7 +94,7 @@ impl<T> Run<T> {
     fn remove(&mut self, offset: u8) -> Option<T> {
         let removed = match self {
             Run::Sparse(pairs) => {
-                let i = pairs.binary_search_by_key(&offset, |&(o, _)| o).ok()?;
+                let i = find(pairs, offset).ok()?;
                 Some(pairs.remove(i).1)
             }
             Run::Dense(slots, filled) => {

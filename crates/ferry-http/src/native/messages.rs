@@ -13,6 +13,9 @@ use ferry_api::{
 use ferry_broker::{AckMode, Delivery, NewMessage, ReceiveOptions};
 use std::time::Duration;
 
+/// Bytes a send reply takes per message: `{"id":"…36…","seq":…,"duplicate":false},`.
+const SENT_ENTRY_BYTES: usize = 80;
+
 /// Enqueues a batch, all or nothing; answers once it is durable.
 pub(crate) async fn send(
     State(state): State<AppState>,
@@ -21,7 +24,7 @@ pub(crate) async fn send(
 ) -> Result<SizedJson<SendResponse>, ApiError> {
     let messages = send_decode(request.messages)?;
     let sent = state.broker.send(&name, messages).await?;
-    let size = reply::estimate(sent.len(), 0);
+    let size = sent.len() * SENT_ENTRY_BYTES + 32;
     let messages = sent
         .into_iter()
         .map(|s| SentEntry {
