@@ -1,6 +1,7 @@
 //! [`Client`]: one method per route of the native API.
 
 use crate::error::Error;
+use bytes::Bytes;
 use ferry_api::{
     AckRequest, BatchResponse, CompleteRequest, CompletionEntry, ErrorResponse, Health, MessageId,
     NackRequest, PeekResponse, PeekedEntry, PurgeResponse, QueueConfig, QueueDetails, QueueEntry,
@@ -297,7 +298,7 @@ impl Client {
         let (status, bytes) = self
             .execute(self.request(Method::GET, &["metrics"])?)
             .await?;
-        String::from_utf8(bytes).map_err(|e| Error::InvalidReply {
+        String::from_utf8(bytes.into()).map_err(|e| Error::InvalidReply {
             status: status.as_u16(),
             message: e.to_string(),
         })
@@ -346,10 +347,11 @@ impl Client {
         self.execute(request).await.map(|_| ())
     }
 
-    async fn execute(&self, request: RequestBuilder) -> Result<(StatusCode, Vec<u8>), Error> {
+    /// Sends `request`; the reply's status and body, or the error of a failure status.
+    async fn execute(&self, request: RequestBuilder) -> Result<(StatusCode, Bytes), Error> {
         let response = request.send().await?;
         let status = response.status();
-        let bytes = response.bytes().await?.to_vec();
+        let bytes = response.bytes().await?;
         if status.is_success() {
             return Ok((status, bytes));
         }
