@@ -91,6 +91,9 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct SyncRequest {
     files: Vec<Arc<SegmentFile>>,
+    /// The same log's sync asked for just before this one, if still in flight: this one
+    /// succeeds only if that one did, since it promises everything appended before it.
+    after: Option<Arc<Completion>>,
     completion: Arc<Completion>,
 }
 
@@ -196,12 +199,18 @@ impl Drop for Handle {
 }
 
 impl Shared {
-    /// Queues a sync of `files` and returns its completion. Once the flusher has stopped, the
-    /// sync is done right here instead, and the completion is already complete.
-    pub(crate) fn sync(&self, files: Vec<Arc<SegmentFile>>) -> Arc<Completion> {
+    /// Queues a sync of `files`, to succeed only if `after` (the same log's previous sync, if
+    /// still in flight) does too, and returns its completion. Once the flusher has stopped,
+    /// the sync is done right here instead, and the completion is already complete.
+    pub(crate) fn sync(
+        &self,
+        files: Vec<Arc<SegmentFile>>,
+        after: Option<Arc<Completion>>,
+    ) -> Arc<Completion> {
         let completion = Arc::new(Completion::default());
         let request = SyncRequest {
             files,
+            after,
             completion: Arc::clone(&completion),
         };
         let mut state = lock(self);
@@ -282,7 +291,10 @@ impl Shared {
             let failed = request
                 .files
                 .iter()
-                .find_map(|f| results.get(&Arc::as_ptr(f)).and_then(|r| r.clone().err()));
+                .find_map(|f| results.get(&Arc::as_ptr(f)).and_then(|r| r.clone().err()))
+                // Requests complete in the order they were queued, so the one before is
+                // complete already (or, after a stop, about to be in the last round).
+                .or_else(|| request.after.as_ref().and_then(|a| a.wait().err()));
             request.completion.complete(failed.map_or(Ok(()), Err));
         }
     }

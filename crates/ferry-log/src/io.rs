@@ -2,13 +2,14 @@
 //! so tests can fail a chosen write or fsync and count the fsyncs. [`StdStorage`] is the real
 //! implementation; [`FaultyStorage`] wraps it with injectable faults and counters.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// A directory tree of files, as the log needs it.
@@ -128,12 +129,15 @@ impl StorageFile for StdFile {
     }
 }
 
-/// [`StdStorage`] with faults on demand and counters, for tests of poisoning, torn writes and
-/// group commit. Clones share their faults and counters.
+/// [`StdStorage`] with faults on demand and counters, for tests of poisoning, torn writes,
+/// group commit and power loss. Clones share their faults and counters.
 ///
 /// Counted and failed are the writes and syncs of open files (segments and their rewrites),
 /// not index files, renames or directory syncs. A failed write first writes half of its bytes,
 /// like a torn write.
+///
+/// [`FaultyStorage::cut_power`] and [`FaultyStorage::restore_power`] model a power loss at
+/// its worst: every open file is cut back to what its last fsync covered.
 #[derive(Clone, Debug, Default)]
 pub struct FaultyStorage {
     faults: Arc<Faults>,
@@ -149,11 +153,32 @@ struct Faults {
     /// Number of the sync that fails; 0 = none.
     failing_sync: AtomicU64,
     sync_delay_us: AtomicU64,
+    /// The power is off: every change fails.
+    off: AtomicBool,
+    /// Each file's length as of its last fsync (as found, for files opened).
+    synced: Mutex<HashMap<PathBuf, u64>>,
+    /// `synced` when the power was cut.
+    at_cut: Mutex<HashMap<PathBuf, u64>>,
+}
+
+impl Faults {
+    fn synced(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, u64>> {
+        self.synced.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// An error if the power is off.
+    fn powered(&self) -> io::Result<()> {
+        if self.off.load(Ordering::SeqCst) {
+            return Err(injected("power"));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug)]
 struct FaultyFile {
     file: StdFile,
+    path: PathBuf,
     faults: Arc<Faults>,
 }
 
@@ -201,6 +226,53 @@ impl FaultyStorage {
     pub fn dir_syncs(&self) -> u64 {
         self.faults.dir_syncs.load(Ordering::SeqCst)
     }
+
+    /// Cuts the power: from now on every write, sync, create, rename and removal fails, and
+    /// the files keep only what their last fsync covered (see
+    /// [`FaultyStorage::restore_power`]).
+    pub fn cut_power(&self) {
+        self.faults.off.store(true, Ordering::SeqCst);
+        let synced = self.faults.synced().clone();
+        *self
+            .faults
+            .at_cut
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = synced;
+    }
+
+    /// Turns the power back on, first cutting every file this storage opened back to its
+    /// length as of its last fsync before [`FaultyStorage::cut_power`] (a file never synced
+    /// is left empty). Call it once nothing uses the files any more.
+    ///
+    /// # Errors
+    /// A file that cannot be cut back.
+    pub fn restore_power(&self) -> io::Result<()> {
+        let at_cut = std::mem::take(
+            &mut *self
+                .faults
+                .at_cut
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for (path, len) in at_cut {
+            match OpenOptions::new().write(true).open(&path) {
+                Ok(file) => file.set_len(len)?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.faults.off.store(false, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn wrap(&self, file: StdFile, path: &Path, durable_len: u64) -> Box<dyn StorageFile> {
+        self.faults.synced().insert(path.to_path_buf(), durable_len);
+        Box::new(FaultyFile {
+            file,
+            path: path.to_path_buf(),
+            faults: Arc::clone(&self.faults),
+        })
+    }
 }
 
 impl Storage for FaultyStorage {
@@ -213,22 +285,19 @@ impl Storage for FaultyStorage {
     }
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn StorageFile>> {
+        self.faults.powered()?;
         let file = StdFile(read_write().create_new(true).open(path)?);
-        Ok(Box::new(FaultyFile {
-            file,
-            faults: Arc::clone(&self.faults),
-        }))
+        Ok(self.wrap(file, path, 0))
     }
 
     fn open(&self, path: &Path) -> io::Result<Box<dyn StorageFile>> {
         let file = StdFile(read_write().open(path)?);
-        Ok(Box::new(FaultyFile {
-            file,
-            faults: Arc::clone(&self.faults),
-        }))
+        let len = file.size()?;
+        Ok(self.wrap(file, path, len))
     }
 
     fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        self.faults.powered()?;
         StdStorage.write_file(path, bytes)
     }
 
@@ -237,14 +306,25 @@ impl Storage for FaultyStorage {
     }
 
     fn remove(&self, path: &Path) -> io::Result<()> {
-        StdStorage.remove(path)
+        self.faults.powered()?;
+        StdStorage.remove(path)?;
+        self.faults.synced().remove(path);
+        Ok(())
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        StdStorage.rename(from, to)
+        self.faults.powered()?;
+        StdStorage.rename(from, to)?;
+        let mut synced = self.faults.synced();
+        match synced.remove(from) {
+            Some(len) => synced.insert(to.to_path_buf(), len),
+            None => synced.remove(to),
+        };
+        Ok(())
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.faults.powered()?;
         self.faults.dir_syncs.fetch_add(1, Ordering::SeqCst);
         StdStorage.sync_dir(dir)
     }
@@ -252,6 +332,7 @@ impl Storage for FaultyStorage {
 
 impl StorageFile for FaultyFile {
     fn write_at(&self, bytes: &[u8], position: u64) -> io::Result<()> {
+        self.faults.powered()?;
         let number = self.faults.writes.fetch_add(1, Ordering::SeqCst) + 1;
         if number == self.faults.failing_write.load(Ordering::SeqCst) {
             let half = bytes.get(..bytes.len() / 2).unwrap_or_default();
@@ -270,6 +351,7 @@ impl StorageFile for FaultyFile {
     }
 
     fn truncate(&self, len: u64) -> io::Result<()> {
+        self.faults.powered()?;
         self.file.truncate(len)
     }
 
@@ -282,6 +364,11 @@ impl StorageFile for FaultyFile {
         if number == self.faults.failing_sync.load(Ordering::SeqCst) {
             return Err(injected("sync"));
         }
-        self.file.sync()
+        // The length is read first: a write racing the sync is not counted as covered.
+        let len = self.file.size()?;
+        self.faults.powered()?;
+        self.file.sync()?;
+        self.faults.synced().insert(self.path.clone(), len);
+        Ok(())
     }
 }

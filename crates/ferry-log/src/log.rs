@@ -250,9 +250,34 @@ impl Log {
         if self.unsynced.is_empty() && !in_flight {
             return SyncTicket::ready(Ok(()));
         }
-        // With nothing new to sync, an empty request still completes only after the round
-        // serving the request in flight.
-        let completion = self.flusher.sync(std::mem::take(&mut self.unsynced));
+        let files = std::mem::take(&mut self.unsynced);
+        self.request_sync(files)
+    }
+
+    /// Like [`Log::sync`], but whatever the fsync policy: the ticket completes once
+    /// everything appended so far is on disk. For what must never get ahead of the log on
+    /// disk, such as a snapshot that lets older segments be deleted.
+    ///
+    /// The ticket's error is as [`Log::sync`]'s.
+    pub fn sync_all(&mut self) -> SyncTicket {
+        if self.is_poisoned() {
+            return SyncTicket::ready(Err(Failure::Poisoned));
+        }
+        // Closed segments were synced when they were closed: only the active one can lag.
+        let mut files = std::mem::take(&mut self.unsynced);
+        let active = self.active.file();
+        if !files.iter().any(|f| Arc::ptr_eq(f, active)) {
+            files.push(Arc::clone(active));
+        }
+        self.request_sync(files)
+    }
+
+    /// Asks the flusher to sync `files`. Even with no files of its own, the request completes
+    /// only after the one in flight, and fails if that one fails: it vouches for everything
+    /// appended so far.
+    fn request_sync(&mut self, files: Vec<Arc<SegmentFile>>) -> SyncTicket {
+        let in_flight = self.last_sync.clone().filter(|c| !c.is_complete());
+        let completion = self.flusher.sync(files, in_flight);
         self.last_sync = Some(Arc::clone(&completion));
         SyncTicket::waiting(completion)
     }

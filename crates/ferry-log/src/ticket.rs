@@ -90,7 +90,8 @@ impl Completion {
         }
     }
 
-    fn wait(&self) -> Outcome {
+    /// Blocks until the outcome is set, and returns it.
+    pub(crate) fn wait(&self) -> Outcome {
         let mut state = self.lock();
         loop {
             if let Some(outcome) = &state.outcome {

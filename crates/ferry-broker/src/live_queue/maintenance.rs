@@ -156,7 +156,9 @@ impl LiveQueue {
 
     async fn maintain(&mut self) -> Result<()> {
         self.relocate_stragglers()?;
-        self.log.sync().await?;
+        // Whatever the fsync policy: a snapshot ahead of the log on disk, with the segments
+        // before it deleted, could not be rebuilt after a power loss.
+        self.log.sync_all().await?;
         self.snapshot()?;
         let oldest_needed = self
             .state
@@ -203,7 +205,8 @@ impl LiveQueue {
         self.append_apply(&command, &blobs)
     }
 
-    /// Writes a snapshot covering everything appended so far (the caller made it durable).
+    /// Writes a snapshot covering everything appended so far (the caller made it durable
+    /// with [`ferry_log::Log::sync_all`]).
     pub(super) fn snapshot(&mut self) -> Result<()> {
         snapshot::write(self.log.dir(), &self.state, self.log.next_offset())?;
         self.records_since_snapshot = 0;

@@ -21,9 +21,25 @@ fn replay(log: &Log, dir: &Path, record: &QueueRecord) -> Result<(Option<QueueSt
         {
             (Some(*state), offset)
         }
-        Found::State(_, offset) => {
+        Found::State(_, offset) if log.start_offset() == 0 => {
             tracing::error!(dir = %dir.display(), offset, "snapshot does not match the log; replaying the whole log");
-            (None, log.start_offset())
+            (None, 0)
+        }
+        Found::State(_, offset) => {
+            // Replaying what is left would rebuild the queue without the messages of the
+            // reclaimed segments: refuse rather than lose them silently.
+            return Err(Error::new(
+                ErrorKind::Internal,
+                format!(
+                    "queue {}: its snapshot covers the log to offset {offset}, but the log on \
+                     disk holds offsets {} to {} and the log before {} was reclaimed, so the \
+                     queue cannot be rebuilt; the log or the snapshot was damaged or lost",
+                    dir.display(),
+                    log.start_offset(),
+                    log.next_offset(),
+                    log.start_offset()
+                ),
+            ));
         }
         Found::Outdated(_) if log.start_offset() == 0 => {
             tracing::info!(dir = %dir.display(), "snapshot from an older version; replaying the whole log instead");

@@ -696,11 +696,14 @@ impl LiveQueue {
     }
 
     async fn shutdown(&mut self) -> Result<()> {
-        let result = self.log.sync().await.map_err(Error::from);
-        while let Some(p) = self.pending.pop_front() {
-            self.state.mark_durable(p.durable_below);
-            (p.done)(result.clone());
+        // Each reply held back for durability gets its own sync's outcome.
+        while !self.pending.is_empty() {
+            let durable = next_durable(&mut self.pending).await;
+            self.on_durable(durable);
         }
+        // The rest (leases, acks) is on disk before the snapshot covers it, whatever the
+        // fsync policy; after a failed sync the log is poisoned and no snapshot is written.
+        let result = self.log.sync_all().await.map_err(Error::from);
         for w in self.waiters.drain(..) {
             let _ = w.reply.send(Ok(Vec::new()));
         }

@@ -147,6 +147,73 @@ fn failed_fsync_poisons_the_log_for_good() {
 }
 
 #[test]
+fn a_sync_with_nothing_new_fails_when_the_sync_in_flight_fails() {
+    let storage = FaultyStorage::new();
+    storage.set_sync_delay(Duration::from_millis(30));
+    let flusher = Flusher::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open_faulty(dir.path(), always(), &flusher, &storage);
+    fill(&mut log, 3);
+    storage.fail_next_sync();
+    let first = log.sync();
+    // Nothing was appended since, but this ticket still vouches for offsets 0..3.
+    let second = log.sync();
+    assert!(matches!(first.wait(), Err(LogError::Io { .. })));
+    let err = second.wait().unwrap_err();
+    assert!(
+        matches!(err, LogError::Io { .. } | LogError::Poisoned),
+        "{err}"
+    );
+}
+
+#[test]
+fn sync_all_syncs_under_every_policy() {
+    for fsync in [
+        FsyncPolicy::Never,
+        FsyncPolicy::Interval(Duration::from_secs(3600)),
+    ] {
+        let storage = FaultyStorage::new();
+        let flusher = Flusher::start();
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            fsync,
+            ..LogConfig::default()
+        };
+        let mut log = open_faulty(dir.path(), config, &flusher, &storage);
+        fill(&mut log, 4);
+        log.sync().wait().unwrap();
+        let before = storage.syncs();
+        log.sync_all().wait().unwrap();
+        assert_eq!(storage.syncs(), before + 1, "{fsync:?}");
+
+        storage.fail_next_sync();
+        fill(&mut log, 5);
+        assert!(matches!(log.sync_all().wait(), Err(LogError::Io { .. })));
+        assert!(log.is_poisoned());
+    }
+}
+
+#[test]
+fn a_power_cut_keeps_what_was_synced_and_nothing_after() {
+    let storage = FaultyStorage::new();
+    let flusher = Flusher::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open_faulty(dir.path(), always(), &flusher, &storage);
+    fill(&mut log, 3);
+    log.sync().wait().unwrap();
+    fill(&mut log, 5);
+    storage.cut_power();
+    assert!(log.append(timestamp(5), 1, &payload(5)).is_err());
+    drop(log);
+    flusher.shutdown();
+    storage.restore_power().unwrap();
+
+    let flusher = Flusher::start();
+    let log = open_faulty(dir.path(), always(), &flusher, &storage);
+    assert_records(&all_records(&log), 0, 3);
+}
+
+#[test]
 fn failed_write_poisons_the_log_and_changes_nothing_in_memory() {
     let storage = FaultyStorage::new();
     let flusher = Flusher::start();
