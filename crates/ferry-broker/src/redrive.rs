@@ -16,16 +16,18 @@ use std::time::Duration;
 pub(crate) const BATCH: u32 = 100;
 /// How long a redrive round may hold its lease.
 const LEASE: Duration = Duration::from_secs(60);
+/// The slowest pace a redrive may be asked for: one message every 100 seconds.
+pub(crate) const MIN_RATE_PER_S: f64 = 0.01;
 
 pub(crate) async fn run(broker: &Broker, name: &str, options: RedriveOptions) -> Result<u64> {
     let dlq = broker.handle(name)?;
     if options
         .rate_per_s
-        .is_some_and(|r| !(r.is_finite() && r > 0.0))
+        .is_some_and(|r| !(r.is_finite() && r >= MIN_RATE_PER_S))
     {
         return Err(Error::new(
             ErrorKind::InvalidRequest,
-            "rate_per_s must be a positive number",
+            format!("rate_per_s must be a number of at least {MIN_RATE_PER_S}"),
         ));
     }
     let limit = options.max.unwrap_or(u64::MAX);
@@ -43,8 +45,14 @@ pub(crate) async fn run(broker: &Broker, name: &str, options: RedriveOptions) ->
         };
         moved += count;
         if let Some(rate) = options.rate_per_s {
-            let due = started + Duration::from_secs_f64(moved as f64 / rate);
-            tokio::time::sleep_until(due).await;
+            // Only beyond ~10^17 messages would the pace not fit a `Duration`.
+            let due = Duration::try_from_secs_f64(moved as f64 / rate)
+                .ok()
+                .and_then(|pace| started.checked_add(pace));
+            match due {
+                Some(due) => tokio::time::sleep_until(due).await,
+                None => break,
+            }
         }
     }
     if !skipped.is_empty() {

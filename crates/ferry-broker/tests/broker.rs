@@ -293,6 +293,16 @@ async fn everything_survives_restart() -> TestResult {
     assert!(again[0].duplicate);
     // FIFO state survives: "1" is still in flight, so "2" waits.
     assert!(b.receive("f.fifo", recv(10)).await?.is_empty());
+    // A pace too slow to compute is refused before anything moves.
+    for rate in [1e-300, 0.0, f64::NAN] {
+        let slow = RedriveOptions {
+            rate_per_s: Some(rate),
+            ..RedriveOptions::default()
+        };
+        let refused = b.redrive("dlq", slow).await.map_err(|e| e.kind);
+        assert_eq!(refused, Err(ErrorKind::InvalidRequest), "rate {rate}");
+        assert_eq!(b.peek("dlq", 10).await?.len(), 1);
+    }
     // Redrive moves it back.
     assert_eq!(b.redrive("dlq", RedriveOptions::default()).await?, 1);
     assert_eq!(bodies(&b.receive("main", recv(10)).await?), vec!["fails"]);

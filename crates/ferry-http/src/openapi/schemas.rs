@@ -68,7 +68,7 @@ pub(super) fn all() -> Value {
         "PurgeResponse": obj(&["purged"], json!({"purged": int("Messages removed.")})),
         "RedriveRequest": closed(&[], json!({
             "max": int("Most messages to move (default: all)."),
-            "rate_per_s": {"type": "number", "exclusiveMinimum": 0, "description": "Most messages moved per second (default: unlimited)."},
+            "rate_per_s": {"type": "number", "minimum": 0.01, "description": "Most messages moved per second, at least 0.01 (default: unlimited)."},
         })),
         "RedriveResponse": obj(&["moved"], json!({"moved": int("Messages moved back to their source queues.")})),
     });
