@@ -43,6 +43,16 @@ const MAX_DEPTH: usize = 8;
 /// The longest compact string Kafka accepts (its generated readers refuse longer ones).
 const MAX_STRING_BYTES: u64 = 0x7fff;
 
+/// The most structs (topics and partitions) one Produce request may hold. Produce may be far
+/// larger than other requests, since its bulk is record bytes, but its entries are not: a
+/// partition entry can take 8 bytes on the wire and costs the codec and the handler some
+/// hundred times that, so a frame of empty entries would cost gigabytes. Real producers
+/// send one entry per partition they write to.
+pub(crate) const MAX_PRODUCE_STRUCTS: usize = 20_000;
+
+/// Kafka's API key of Produce.
+const PRODUCE: i16 = 0;
+
 /// Checks a request body (the bytes after the request header) of `version` of `api_key`.
 ///
 /// On success every array count in `body` is at most the bytes that follow it, divided by the
@@ -55,7 +65,12 @@ const MAX_STRING_BYTES: u64 = 0x7fff;
 pub(crate) fn check(api_key: i16, version: i16, body: &[u8]) -> Result<usize, ShapeError> {
     let schema = schemas::request(api_key, version)?;
     let flexible = schema.flexible.contains(version);
-    walk::prefix(schema.fields, version, flexible, body)
+    let max_structs = if api_key == PRODUCE {
+        MAX_PRODUCE_STRUCTS
+    } else {
+        usize::MAX
+    };
+    walk::prefix(schema.fields, version, flexible, body, max_structs)
         .map_err(|fault| ShapeError::Malformed(fault.into_malformed(Part::Body)))
 }
 
@@ -77,7 +92,7 @@ pub(crate) fn check_header(api_key: i16, version: i16, frame: &[u8]) -> Result<u
     };
     let header = &schemas::HEADER;
     let flexible = header.flexible.contains(header_version);
-    let length = walk::prefix(header.fields, header_version, flexible, frame)
+    let length = walk::prefix(header.fields, header_version, flexible, frame, usize::MAX)
         .map_err(|fault| ShapeError::Malformed(fault.into_malformed(Part::Header)))?;
     let found_key = i16_at(frame, 0);
     let found_version = i16_at(frame, 2);
@@ -203,6 +218,12 @@ pub(crate) enum Problem {
         count: u64,
         /// Bytes that were left after the count.
         left: usize,
+    },
+    /// More structs than the request may hold in all (see [`MAX_PRODUCE_STRUCTS`]).
+    #[error("more than {max} topic and partition entries")]
+    TooManyStructs {
+        /// The most allowed.
+        max: usize,
     },
     /// A length below -1 (the null marker).
     #[error("negative length {length}")]

@@ -283,6 +283,33 @@ fn the_eight_byte_metadata_attack_is_refused() {
     ));
 }
 
+/// A Produce v3 body: no transactional id, acks 1, one topic "t" with `partitions` entries of
+/// no records (8 bytes each).
+fn empty_produce(partitions: usize) -> Vec<u8> {
+    let mut body = vec![0xff, 0xff, 0, 1, 0, 0, 0x75, 0x30, 0, 0, 0, 1, 0, 1, b't'];
+    body.extend(i32::try_from(partitions).expect("a count").to_be_bytes());
+    for index in 0..partitions {
+        body.extend(i32::try_from(index).expect("an index").to_be_bytes());
+        body.extend((-1i32).to_be_bytes());
+    }
+    body
+}
+
+#[test]
+fn a_produce_of_countless_empty_entries_is_refused() {
+    // One topic plus its partitions may be MAX_PRODUCE_STRUCTS structs, no more.
+    let fits = empty_produce(super::MAX_PRODUCE_STRUCTS - 1);
+    assert_eq!(check(0, 3, &fits), Ok(fits.len()));
+    let (path, found) = problem(check(0, 3, &empty_produce(super::MAX_PRODUCE_STRUCTS)));
+    assert_eq!(path, "topic_data[0].partition_data");
+    assert_eq!(
+        found,
+        Problem::TooManyStructs {
+            max: super::MAX_PRODUCE_STRUCTS
+        }
+    );
+}
+
 #[test]
 fn compact_array_counts_beyond_the_bytes_are_refused() {
     for version in 9..=12 {

@@ -52,12 +52,14 @@ impl Fault {
     }
 }
 
-/// Walks `fields` at `version` over the start of `bytes` and returns how many bytes they took.
+/// Walks `fields` at `version` over the start of `bytes`, with at most `max_structs` array
+/// elements that are structs, and returns how many bytes they took.
 pub(super) fn prefix(
     fields: &'static [Field],
     version: i16,
     flexible: bool,
     bytes: &[u8],
+    max_structs: usize,
 ) -> Result<usize, Fault> {
     let mut walker = Walker {
         bytes,
@@ -65,6 +67,8 @@ pub(super) fn prefix(
         end: bytes.len(),
         version,
         flexible,
+        structs_left: max_structs,
+        max_structs,
     };
     walker.structure(fields, 0)?;
     Ok(walker.position)
@@ -82,6 +86,10 @@ struct Walker<'a> {
     version: i16,
     /// Whether that version is flexible.
     flexible: bool,
+    /// How many more struct elements the message may have.
+    structs_left: usize,
+    /// The most it may have in all.
+    max_structs: usize,
 }
 
 impl Walker<'_> {
@@ -288,6 +296,11 @@ impl Walker<'_> {
     ) -> Result<(), Fault> {
         let min_each = self.min_struct_size(fields, depth + 1);
         let count = self.count(compact, nullable, min_each)?;
+        let max = self.max_structs;
+        self.structs_left = self
+            .structs_left
+            .checked_sub(count)
+            .ok_or_else(|| Fault::new(Problem::TooManyStructs { max }))?;
         for index in 0..count {
             self.structure(fields, depth + 1)
                 .map_err(|fault| fault.in_element(index))?;
