@@ -46,7 +46,10 @@ impl Payload {
             Payload::Json(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => {
                 serde_json::from_slice(b"{}")
             }
-            Payload::Json(bytes) => serde_json::from_slice(bytes),
+            Payload::Json(bytes) => {
+                crate::extract::check_containers(bytes).map_err(SqsError::invalid)?;
+                serde_json::from_slice(bytes)
+            }
             Payload::Query(value) => T::deserialize(value),
         };
         result.map_err(parse_error)
@@ -84,6 +87,29 @@ pub(crate) fn json_action(target: &str) -> Result<String, SqsError> {
                 format!("unknown operation {target:?}"),
             )
         })
+}
+
+/// Most parameters one query-protocol request may have: a `SendMessageBatch` of ten messages
+/// with ten attributes each has about 450.
+const MAX_QUERY_PARAMETERS: usize = 2_000;
+
+/// The parameters of a query-protocol request: those of its query string, then its form body.
+///
+/// # Errors
+/// `MalformedQueryString` for more than [`MAX_QUERY_PARAMETERS`], before any more are decoded.
+pub(crate) fn query_pairs(query: &[u8], body: &[u8]) -> Result<Vec<(String, String)>, SqsError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query)
+        .chain(form_urlencoded::parse(body))
+        .take(MAX_QUERY_PARAMETERS + 1)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if pairs.len() > MAX_QUERY_PARAMETERS {
+        return Err(SqsError::new(
+            "MalformedQueryString",
+            format!("the request has more than {MAX_QUERY_PARAMETERS} parameters"),
+        ));
+    }
+    Ok(pairs)
 }
 
 /// Rebuilds query parameters into the JSON shape: the action, and its input.
@@ -306,6 +332,21 @@ mod tests {
             Some("MalformedQueryString")
         );
         assert_eq!(name("Action=ListQueues&Attribute.x.Name=1&Tag=3"), None);
+    }
+
+    #[test]
+    fn a_query_of_countless_parameters_is_refused() {
+        let many = |n: usize| {
+            (0..n)
+                .map(|i| format!("p{i}="))
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        let fits = many(MAX_QUERY_PARAMETERS - 1);
+        let pairs = query_pairs(b"Action=ListQueues", fits.as_bytes()).expect("within the limit");
+        assert_eq!(pairs.len(), MAX_QUERY_PARAMETERS);
+        let refused = query_pairs(b"Action=ListQueues", many(MAX_QUERY_PARAMETERS).as_bytes());
+        assert_eq!(refused.err().map(|e| e.name), Some("MalformedQueryString"));
     }
 
     #[derive(serde::Deserialize, Debug)]

@@ -148,16 +148,12 @@ async fn handle(
             Protocol::Json,
             decode::json_action(&target).map(|a| (a, Payload::Json(body))),
         ),
-        None => {
-            let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect();
-            pairs.extend(form_urlencoded::parse(&body).into_owned());
-            (
-                Protocol::Query,
-                decode::query_request(&pairs).map(|(a, v)| (a, Payload::Query(v))),
-            )
-        }
+        None => (
+            Protocol::Query,
+            decode::query_pairs(query.as_bytes(), &body)
+                .and_then(|pairs| decode::query_request(&pairs))
+                .map(|(a, v)| (a, Payload::Query(v))),
+        ),
     };
     let (action, payload) = match decoded {
         Ok(d) => d,
