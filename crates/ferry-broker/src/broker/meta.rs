@@ -74,22 +74,34 @@ impl Broker {
     /// Adds or replaces tags; the others stay.
     ///
     /// # Errors
-    /// `queue_not_found`; `invalid_request` for an empty or over-long key or value, or more than
-    /// [`MAX_TAGS`] tags in all (then nothing changes).
+    /// `queue_not_found`; `invalid_request` as [`Broker::check_tags`] (then nothing changes).
     pub async fn tag_queue(&self, name: &str, tags: BTreeMap<String, String>) -> Result<()> {
-        for (key, value) in &tags {
-            check_tag(key, value)?;
-        }
         self.update_record(name, |record| {
+            Broker::check_tags(&record.tags, &tags)?;
             record.tags.extend(tags);
-            if record.tags.len() > MAX_TAGS {
-                return Err(invalid(format!(
-                    "queue {name:?} would have more than {MAX_TAGS} tags"
-                )));
-            }
             Ok(())
         })
         .await
+    }
+
+    /// Checks tags to add to a queue that has `current`, as [`Broker::tag_queue`] does, and
+    /// changes nothing: for a front end that must refuse bad input before it creates a queue.
+    ///
+    /// # Errors
+    /// `invalid_request` for an empty or over-long key or value, or more than [`MAX_TAGS`]
+    /// tags in all.
+    pub fn check_tags(
+        current: &BTreeMap<String, String>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        for (key, value) in tags {
+            check_tag(key, value)?;
+        }
+        let added = tags.keys().filter(|k| !current.contains_key(*k)).count();
+        if current.len() + added > MAX_TAGS {
+            return Err(invalid(format!("a queue may have at most {MAX_TAGS} tags")));
+        }
+        Ok(())
     }
 
     /// Removes tags by key; keys that are not there are ignored.
@@ -117,22 +129,15 @@ impl Broker {
     /// Sets front-end attributes; an empty value removes the attribute, the others stay.
     ///
     /// # Errors
-    /// `queue_not_found`; `invalid_request` for too many or too large attributes (then nothing
-    /// changes).
+    /// `queue_not_found`; `invalid_request` as [`Broker::check_queue_attributes`] (then
+    /// nothing changes).
     pub async fn set_queue_attributes(
         &self,
         name: &str,
         attributes: BTreeMap<String, String>,
     ) -> Result<()> {
-        if let Some((key, _)) = attributes
-            .iter()
-            .find(|(k, v)| k.is_empty() || v.len() > MAX_QUEUE_ATTRIBUTE_BYTES)
-        {
-            return Err(invalid(format!(
-                "queue attribute {key:?} needs a name and at most {MAX_QUEUE_ATTRIBUTE_BYTES} bytes"
-            )));
-        }
         self.update_record(name, |record| {
+            Broker::check_queue_attributes(&record.attributes, &attributes)?;
             for (key, value) in attributes {
                 if value.is_empty() {
                     record.attributes.remove(&key);
@@ -140,14 +145,43 @@ impl Broker {
                     record.attributes.insert(key, value);
                 }
             }
-            if record.attributes.len() > MAX_QUEUE_ATTRIBUTES {
-                return Err(invalid(format!(
-                    "queue {name:?} would have more than {MAX_QUEUE_ATTRIBUTES} attributes"
-                )));
-            }
             Ok(())
         })
         .await
+    }
+
+    /// Checks front-end attribute changes to a queue that has `current`, as
+    /// [`Broker::set_queue_attributes`] does, and changes nothing.
+    ///
+    /// # Errors
+    /// `invalid_request` for an attribute without a name or over
+    /// `MAX_QUEUE_ATTRIBUTE_BYTES`, or more than `MAX_QUEUE_ATTRIBUTES` in all.
+    pub fn check_queue_attributes(
+        current: &BTreeMap<String, String>,
+        changes: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        if let Some((key, _)) = changes
+            .iter()
+            .find(|(k, v)| k.is_empty() || v.len() > MAX_QUEUE_ATTRIBUTE_BYTES)
+        {
+            return Err(invalid(format!(
+                "queue attribute {key:?} needs a name and at most {MAX_QUEUE_ATTRIBUTE_BYTES} bytes"
+            )));
+        }
+        let kept = current
+            .keys()
+            .filter(|k| changes.get(*k).is_none_or(|v| !v.is_empty()))
+            .count();
+        let added = changes
+            .iter()
+            .filter(|(k, v)| !v.is_empty() && !current.contains_key(*k))
+            .count();
+        if kept + added > MAX_QUEUE_ATTRIBUTES {
+            return Err(invalid(format!(
+                "a queue may have at most {MAX_QUEUE_ATTRIBUTES} attributes"
+            )));
+        }
+        Ok(())
     }
 }
 

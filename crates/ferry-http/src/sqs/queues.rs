@@ -6,7 +6,7 @@ use super::errors::SqsError;
 use super::{Context, Output, output};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ferry_broker::{MoveTask, MoveTaskOptions, MoveTaskStatus, QueueConfig, Upsert};
+use ferry_broker::{Broker, MoveTask, MoveTaskOptions, MoveTaskStatus, QueueConfig, Upsert};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -83,6 +83,10 @@ pub(crate) async fn create_queue(cx: &Context, input: CreateQueue) -> Result<Out
     let mut config = attributes::new_config(&name);
     let stored = attributes::apply(&mut config, &input.attributes)?;
     redrive_check(cx, &name, &config).await?;
+    // Everything is checked before the queue exists: a refusal must leave nothing behind.
+    let none = BTreeMap::new();
+    Broker::check_queue_attributes(&none, &stored)?;
+    Broker::check_tags(&none, &input.tags)?;
     if broker.put_queue(&name, config).await? == Upsert::Updated {
         tracing::debug!(queue = %name, "CreateQueue raced with another creation");
     }
@@ -250,6 +254,7 @@ pub(crate) async fn set_queue_attributes(
     if config.dead_letter_queue != before.dead_letter_queue {
         redrive_check(cx, &name, &config).await?;
     }
+    Broker::check_queue_attributes(&broker.queue_attributes(&name).await?, &stored)?;
     if config != before {
         broker.put_queue(&name, config).await?;
     }

@@ -183,6 +183,39 @@ async fn json_errors_carry_type_and_legacy_code() {
 }
 
 #[tokio::test]
+async fn a_refused_create_or_attribute_change_leaves_nothing_behind() {
+    let h = harness().await;
+    let policy = "x".repeat(30_000);
+    for input in [
+        json!({"QueueName": "q1", "Tags": {"": "x"}}),
+        json!({"QueueName": "q1", "Attributes": {"Policy": policy}}),
+    ] {
+        let refused = json_call(&h.app, "CreateQueue", input).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+        assert!(
+            h.broker.queue_config("q1").await.is_err(),
+            "a refused CreateQueue created the queue"
+        );
+    }
+    let created = json_call(&h.app, "CreateQueue", json!({"QueueName": "q2"})).await;
+    let url = created.json()["QueueUrl"].clone();
+    let refused = json_call(
+        &h.app,
+        "SetQueueAttributes",
+        json!({"QueueUrl": url, "Attributes": {"VisibilityTimeout": "999", "Policy": policy}}),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    let config = h
+        .broker
+        .queue_config("q2")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.visibility_timeout_ms, 30_000, "a refused change applied");
+    h.broker.shutdown().await;
+}
+
+#[tokio::test]
 async fn query_protocol_answers_xml() {
     let h = harness().await;
     let created = query_call(
