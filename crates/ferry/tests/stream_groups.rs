@@ -631,5 +631,21 @@ fn group_events_deliver_records_leave_on_disconnect_and_resume_from_the_last_eve
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(bad.status().as_u16(), 400);
+        // A resume past the ends is refused before joining: the member in the group is left
+        // alone, with no rebalance.
+        let generation = group(&client, "s", "g").await.generation;
+        let past = common::raw()
+            .get(format!("{}{path}", server.url()))
+            .header("Last-Event-ID", "0:999999,1:999999")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(past.status().as_u16(), 400);
+        let body = past.text().await.unwrap_or_default();
+        assert!(body.contains("offset_out_of_range"), "{body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let details = group(&client, "s", "g").await;
+        assert_eq!(details.generation, generation, "{details:?}");
+        assert_eq!(details.members.len(), 1);
     });
 }

@@ -179,6 +179,22 @@ impl Broker {
         }
     }
 
+    /// Checks offsets as [`Broker::commit_offsets`] does before it looks at who commits them
+    /// (partitions, ends, metadata), and commits nothing: for a front end that must refuse
+    /// bad offsets before it joins the group.
+    ///
+    /// # Errors
+    /// `stream_not_found`, `partition_not_found`, `offset_out_of_range`, `invalid_request`.
+    pub async fn check_offsets(
+        &self,
+        stream: &str,
+        group: &str,
+        offsets: &[OffsetCommit],
+    ) -> Result<()> {
+        let live = self.group_stream(stream, group)?;
+        check_commits(&live, offsets)
+    }
+
     /// Commits offsets for a group: by a member (fenced if its generation is stale or it
     /// does not own a partition), or, for a group without members, by anyone.
     ///
@@ -194,29 +210,7 @@ impl Broker {
         offsets: Vec<OffsetCommit>,
     ) -> Result<u32> {
         let live = self.group_stream(stream, group)?;
-        super::check_batch_len(offsets.len(), 10_000, "offsets")?;
-        for commit in &offsets {
-            let end = live.partition(commit.partition)?.ends().end;
-            if commit.offset > end {
-                return Err(Error::new(
-                    ErrorKind::OffsetOutOfRange,
-                    format!(
-                        "partition {}: offset {} is past the end ({end})",
-                        commit.partition, commit.offset
-                    ),
-                ));
-            }
-            if commit
-                .metadata
-                .as_ref()
-                .is_some_and(|m| m.len() > MAX_COMMIT_METADATA_BYTES)
-            {
-                return Err(invalid(format!(
-                    "partition {}: metadata is longer than {MAX_COMMIT_METADATA_BYTES} bytes",
-                    commit.partition
-                )));
-            }
-        }
+        check_commits(&live, &offsets)?;
         let partitions: Vec<u32> = offsets.iter().map(|c| c.partition).collect();
         match &committer {
             Some(c) => live.groups.check_commit(
@@ -452,4 +446,33 @@ async fn wait_for_any(
         _ = any_grown => {}
         _ = generation.wait_for(|g| *g != current) => {}
     }
+}
+
+/// The checks of a commit that need no member: a known partition, an offset at most its end,
+/// metadata within bounds, and at most 10,000 entries.
+fn check_commits(live: &LiveStream, offsets: &[OffsetCommit]) -> Result<()> {
+    super::check_batch_len(offsets.len(), 10_000, "offsets")?;
+    for commit in offsets {
+        let end = live.partition(commit.partition)?.ends().end;
+        if commit.offset > end {
+            return Err(Error::new(
+                ErrorKind::OffsetOutOfRange,
+                format!(
+                    "partition {}: offset {} is past the end ({end})",
+                    commit.partition, commit.offset
+                ),
+            ));
+        }
+        if commit
+            .metadata
+            .as_ref()
+            .is_some_and(|m| m.len() > MAX_COMMIT_METADATA_BYTES)
+        {
+            return Err(invalid(format!(
+                "partition {}: metadata is longer than {MAX_COMMIT_METADATA_BYTES} bytes",
+                commit.partition
+            )));
+        }
+    }
+    Ok(())
 }

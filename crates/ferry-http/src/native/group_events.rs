@@ -83,6 +83,18 @@ pub(crate) async fn group_events(
     let options = join_options(None, query.session_timeout_ms, query.auto_offset_reset);
     let wait = poll_wait(options.session_timeout);
     let broker = state.broker.clone();
+    if let Some(positions) = &resume {
+        // Checked before joining: a refused resume must not make the group rebalance.
+        let offsets: Vec<OffsetCommit> = positions
+            .iter()
+            .map(|(&partition, &offset)| OffsetCommit {
+                partition,
+                offset,
+                metadata: None,
+            })
+            .collect();
+        broker.check_offsets(&stream, &group, &offsets).await?;
+    }
     let joined = broker.join_group(&stream, &group, options).await?;
     let guard = LeaveGuard {
         broker: broker.clone(),

@@ -211,7 +211,10 @@ async fn a_refused_create_or_attribute_change_leaves_nothing_behind() {
         .queue_config("q2")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(config.visibility_timeout_ms, 30_000, "a refused change applied");
+    assert_eq!(
+        config.visibility_timeout_ms, 30_000,
+        "a refused change applied"
+    );
     h.broker.shutdown().await;
 }
 
