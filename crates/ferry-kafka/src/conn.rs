@@ -113,6 +113,9 @@ fn collect(outcome: Outcome, output: &mut BytesMut) -> Result<(), String> {
     }
 }
 
+/// The most buffer room a frame still arriving is given at a time.
+const RESERVE_STEP_BYTES: usize = 1 << 20;
+
 /// Takes one whole frame (without its size prefix) off the front of `input`, if there is one.
 ///
 /// # Errors
@@ -129,7 +132,9 @@ pub(crate) fn take_frame(input: &mut BytesMut, max_bytes: usize) -> Result<Optio
         ));
     }
     if input.len() < 4 + size {
-        input.reserve(4 + size - input.len());
+        // Room for what is still to come, a megabyte at a time: a size prefix alone does not
+        // get the whole frame's memory.
+        input.reserve((4 + size - input.len()).min(RESERVE_STEP_BYTES));
         return Ok(None);
     }
     input.advance(4);
@@ -203,4 +208,29 @@ fn unsupported_api_versions(correlation_id: i32) -> Outcome {
         correlation_id,
         &ResponseKind::ApiVersions(response),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_size_prefix_alone_does_not_reserve_the_whole_frame() {
+        let mut input = BytesMut::from(&(100i32 << 20).to_be_bytes()[..]);
+        assert_eq!(take_frame(&mut input, 100 << 20), Ok(None));
+        assert!(
+            input.capacity() <= 2 * RESERVE_STEP_BYTES,
+            "{}",
+            input.capacity()
+        );
+        // A whole frame still comes out whole.
+        let mut input = BytesMut::from(&3i32.to_be_bytes()[..]);
+        assert_eq!(take_frame(&mut input, 10), Ok(None));
+        input.extend_from_slice(b"abc");
+        assert_eq!(
+            take_frame(&mut input, 10),
+            Ok(Some(Bytes::from_static(b"abc")))
+        );
+        assert!(input.is_empty());
+    }
 }
