@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::io;
+use std::path::Path;
 
 use crate::error::CorruptReason;
 use crate::segment::{
@@ -80,6 +81,13 @@ fn list(env: SegmentEnv<'_>) -> Result<Listing, LogError> {
 pub(crate) fn recover(
     env: SegmentEnv<'_>,
 ) -> Result<(Vec<Segment>, Segment, RecoveryReport), LogError> {
+    // The directories about to be created: each one's name must be made durable in its
+    // parent once the log is set up (`streams/<s>/<p>` may create two levels).
+    let created: Vec<&Path> = env
+        .dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .collect();
     env.storage
         .create_dir_all(env.dir)
         .map_err(|e| LogError::io("create log directory", env.dir, e))?;
@@ -102,8 +110,13 @@ pub(crate) fn recover(
     let mut bases: Vec<u64> = listing.logs.into_iter().collect();
     let Some(newest) = bases.pop() else {
         let active = Segment::create(env, 0)?;
-        // A new log: make its directory's own name durable too.
-        if let Some(parent) = env.dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        // A new log: make its directory's own name durable too, and those of the directories
+        // created above it, deepest first.
+        let parents = std::iter::once(env.dir)
+            .chain(created.into_iter().skip(1))
+            .filter_map(Path::parent)
+            .filter(|p| !p.as_os_str().is_empty());
+        for parent in parents {
             env.storage
                 .sync_dir(parent)
                 .map_err(|e| LogError::io("sync directory", parent, e))?;

@@ -214,6 +214,23 @@ fn a_power_cut_keeps_what_was_synced_and_nothing_after() {
 }
 
 #[test]
+fn a_new_log_makes_every_directory_it_created_durable() {
+    let storage = FaultyStorage::new();
+    let flusher = Flusher::start();
+    let root = tempfile::tempdir().unwrap();
+    let before = storage.dir_syncs();
+    // As a stream's first partition: `streams/<s>/<p>` below an existing `streams`.
+    let log = open_faulty(&root.path().join("s").join("0"), always(), &flusher, &storage);
+    drop(log);
+    // The log's own directory (its first segment), then `s` in the root and `0` in `s`.
+    assert_eq!(storage.dir_syncs() - before, 3);
+    let before = storage.dir_syncs();
+    let log = open_faulty(&root.path().join("s").join("1"), always(), &flusher, &storage);
+    drop(log);
+    assert_eq!(storage.dir_syncs() - before, 2, "only `1` was new");
+}
+
+#[test]
 fn failed_write_poisons_the_log_and_changes_nothing_in_memory() {
     let storage = FaultyStorage::new();
     let flusher = Flusher::start();
