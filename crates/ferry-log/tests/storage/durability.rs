@@ -220,12 +220,22 @@ fn a_new_log_makes_every_directory_it_created_durable() {
     let root = tempfile::tempdir().unwrap();
     let before = storage.dir_syncs();
     // As a stream's first partition: `streams/<s>/<p>` below an existing `streams`.
-    let log = open_faulty(&root.path().join("s").join("0"), always(), &flusher, &storage);
+    let log = open_faulty(
+        &root.path().join("s").join("0"),
+        always(),
+        &flusher,
+        &storage,
+    );
     drop(log);
     // The log's own directory (its first segment), then `s` in the root and `0` in `s`.
     assert_eq!(storage.dir_syncs() - before, 3);
     let before = storage.dir_syncs();
-    let log = open_faulty(&root.path().join("s").join("1"), always(), &flusher, &storage);
+    let log = open_faulty(
+        &root.path().join("s").join("1"),
+        always(),
+        &flusher,
+        &storage,
+    );
     drop(log);
     assert_eq!(storage.dir_syncs() - before, 2, "only `1` was new");
 }
