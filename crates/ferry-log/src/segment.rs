@@ -117,8 +117,17 @@ pub(crate) struct SegmentEnv<'a> {
 }
 
 impl SegmentEnv<'_> {
+    /// Creates a new, empty segment file. An empty file already at `path` is taken instead:
+    /// one left by a roll that created it but failed to sync the directory, so that the
+    /// next roll can succeed.
     fn create_file(&self, path: PathBuf) -> Result<Arc<SegmentFile>, LogError> {
-        let file = self.storage.create(&path);
+        let file = match self.storage.create(&path) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => self
+                .storage
+                .open(&path)
+                .and_then(|file| if file.size()? == 0 { Ok(file) } else { Err(e) }),
+            created => created,
+        };
         self.wrap(path, file)
     }
 

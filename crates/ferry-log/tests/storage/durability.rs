@@ -241,6 +241,26 @@ fn a_new_log_makes_every_directory_it_created_durable() {
 }
 
 #[test]
+fn a_roll_takes_over_an_empty_file_left_by_a_failed_one() {
+    let flusher = Flusher::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), always(), &flusher);
+    fill(&mut log, 3);
+    // A roll that created the next file, then failed to sync the directory, left it empty.
+    let next = segment_file(dir.path(), 3, "log");
+    std::fs::write(&next, b"").unwrap();
+    log.roll().unwrap();
+    fill(&mut log, 5);
+    log.sync().wait().unwrap();
+    assert_records(&all_records(&log), 0, 5);
+    assert!(file_len(&next) > 0);
+
+    // A file with something in it is never taken over.
+    std::fs::write(segment_file(dir.path(), 5, "log"), b"x").unwrap();
+    assert!(matches!(log.roll(), Err(LogError::Io { .. })));
+}
+
+#[test]
 fn failed_write_poisons_the_log_and_changes_nothing_in_memory() {
     let storage = FaultyStorage::new();
     let flusher = Flusher::start();
