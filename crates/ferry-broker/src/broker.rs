@@ -74,6 +74,22 @@ fn io_error(what: &str, e: std::io::Error) -> Error {
     Error::new(ErrorKind::Internal, format!("{what}: {e}"))
 }
 
+/// Removes what a deletion that failed half-way left at `dir`, where a new queue or stream is
+/// about to be created (no catalog record names it), so that it starts empty.
+///
+/// # Errors
+/// `internal` if it cannot be removed (the new one is then not created).
+fn remove_leftovers(dir: &std::path::Path) -> Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => {
+            tracing::warn!(dir = %dir.display(), "removed what a failed deletion left behind");
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_error("remove a deleted one's leftovers", e)),
+    }
+}
+
 impl Broker {
     /// Opens the data directory, recovers every queue, and starts their tasks.
     ///
@@ -312,6 +328,7 @@ impl Broker {
             tags: Default::default(),
             attributes: Default::default(),
         };
+        remove_leftovers(&self.queue_dir(name))?;
         self.inner.catalog.put(name, &record)?;
         self.open_queue(name, &record).await?;
         self.start_releaser(name, self.queue(name)?);

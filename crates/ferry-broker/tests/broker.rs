@@ -542,3 +542,38 @@ async fn a_dead_letter_that_cannot_be_read_stays_in_its_queue() -> TestResult {
     b.shutdown().await;
     Ok(())
 }
+
+/// Copies a directory tree (files only one level deep, as a queue's directory is).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_new_queue_or_stream_does_not_inherit_what_a_failed_deletion_left() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let b = Broker::open(config(dir.path())).await?;
+    b.put_queue("a", QueueConfig::default()).await?;
+    b.send("a", vec![text("1"), text("2"), text("3")]).await?;
+    // As if deleting a queue "b" had removed its catalog record but not all its files.
+    copy_dir(
+        &dir.path().join("queues").join("a"),
+        &dir.path().join("queues").join("b"),
+    )?;
+    b.put_queue("b", QueueConfig::default()).await?;
+    assert_eq!(b.queue_info("b").await?.stats.visible, 0);
+    assert_eq!(b.queue_info("a").await?.stats.visible, 3);
+
+    b.put_stream("s", StreamConfig::default()).await?;
+    let leftover = dir.path().join("streams").join("t").join("0");
+    copy_dir(&dir.path().join("streams").join("s").join("0"), &leftover)?;
+    std::fs::write(leftover.join("00000000000000000000.log"), b"not a log")?;
+    b.put_stream("t", StreamConfig::default()).await?;
+    assert_eq!(b.stream_info("t").await?.partitions[0].end_offset, 0);
+    b.shutdown().await;
+    Ok(())
+}

@@ -202,6 +202,7 @@ impl Broker {
 
     /// Creates a stream (the caller holds the admin lock and checked it does not exist).
     fn open_new_stream(&self, name: &str, config: StreamConfig) -> Result<()> {
+        super::remove_leftovers(&self.stream_dir(name))?;
         let now = wall_now();
         let record = StreamRecord {
             config: config.clone(),
