@@ -5,7 +5,7 @@ use crate::error::BenchError;
 use crate::header::Header;
 use crate::ledger::Arrival;
 use crate::shared::{Counters, Shared, record_latency};
-use ferry_client::api::{ReceiveRequest, ReceivedMessage};
+use crate::wire::Delivery;
 use hdrhistogram::Histogram;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -30,11 +30,19 @@ pub(crate) struct ConsumerStats {
     pub(crate) ack_failures: u64,
 }
 
-/// Runs a consumer, receiving with `request`, until the run stops it. A failed receive or ack stops the whole run
+/// How a consumer receives: at most `max` messages a call, waiting up to `wait`, as `name`.
+#[derive(Clone, Debug)]
+pub(crate) struct Receiving {
+    pub(crate) max: u32,
+    pub(crate) wait: Duration,
+    pub(crate) name: String,
+}
+
+/// Runs a consumer until the run stops it. A failed receive or ack stops the whole run
 /// (through [`Shared::fail`]); the statistics so far are returned either way.
 pub(crate) async fn consume(
     shared: Arc<Shared>,
-    request: ReceiveRequest,
+    receiving: Receiving,
     histogram: Histogram<u64>,
 ) -> ConsumerStats {
     let mut stats = ConsumerStats {
@@ -56,8 +64,13 @@ pub(crate) async fn consume(
                 None => None,
             }
         };
-        let (received, acked) =
-            tokio::join!(shared.client.receive(&shared.queue, &request), acking);
+        let receive = shared.wire.receive(
+            &shared.queue,
+            receiving.max,
+            receiving.wait,
+            &receiving.name,
+        );
+        let (received, acked) = tokio::join!(receive, acking);
         let received_at = shared.now();
         if let Some(acked) = acked {
             match acked {
@@ -120,15 +133,15 @@ impl Acked {
 fn on_delivery(
     shared: &Shared,
     stats: &mut ConsumerStats,
-    messages: &[ReceivedMessage],
+    messages: &[Delivery],
     received_at: Duration,
 ) -> HashSet<String> {
     let headers: Vec<Option<Header>> = messages
         .iter()
         .map(|m| {
-            let body = m.decode_body().ok()?;
-            let header = Header::decode(&body.bytes).ok()?;
-            (body.bytes.len() == shared.size_bytes).then_some(header)
+            let body = m.body.as_deref()?;
+            let header = Header::decode(body).ok()?;
+            (body.len() == shared.size_bytes).then_some(header)
         })
         .collect();
     let mut measured = HashSet::new();
@@ -169,18 +182,18 @@ fn on_delivery(
 /// Acks a whole batch in one call.
 async fn ack(shared: &Shared, batch: Unacked) -> Result<Acked, BenchError> {
     let reply = shared
-        .client
+        .wire
         .ack(&shared.queue, batch.receipts)
         .await
         .map_err(|e| shared.client_error("ack", e))?;
     let acked_at = shared.now();
-    let failed: HashSet<&str> = reply.failed.iter().map(|f| f.receipt.as_str()).collect();
+    let failed: HashSet<&str> = reply.failed.iter().map(String::as_str).collect();
     let measured_acked = batch
         .measured
         .iter()
         .filter(|r| !failed.contains(r.as_str()))
         .count() as u64;
-    Counters::add(&shared.counters.acked, u64::from(reply.ok));
+    Counters::add(&shared.counters.acked, reply.ok);
     Ok(Acked {
         failures: reply.failed.len() as u64,
         measured_acked,

@@ -1,5 +1,7 @@
 //! The load generator behind `ferry bench`: it drives a *running* Ferry server through the
 //! native HTTP/JSON API (via [`ferry_client`]) and reports what a user of that API would see.
+//! The queue bench can also go through the SQS endpoint ([`Protocol::Sqs`]), as the AWS SDKs
+//! do.
 //!
 //! `ferry bench queue` ([`QueueBench`], [`run_queue`]): producers send numbered, timestamped
 //! messages to a fresh queue, in batches, as fast as possible or on a fixed timetable
@@ -55,6 +57,7 @@ mod run;
 mod schedule;
 mod shared;
 mod stream;
+mod wire;
 
 pub use error::BenchError;
 pub use options::{QueueBench, defaults};
@@ -68,3 +71,4 @@ pub use stream::{
     PhaseFigures, StreamBench, StreamReport, StreamWorkload, Verification,
     defaults as stream_defaults, run_stream,
 };
+pub use wire::{Protocol, SQS_MAX_BATCH};

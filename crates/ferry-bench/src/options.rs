@@ -1,6 +1,7 @@
 //! The options of `ferry bench queue`, as a `clap::Args` struct the binary flattens in.
 
 use crate::header::HEADER_BYTES;
+use crate::wire::Protocol;
 use clap::Args;
 
 /// The smallest body: the header alone.
@@ -80,6 +81,10 @@ pub struct QueueBench {
     /// Seconds to wait after the last send for every acknowledged message to be received.
     #[arg(long, value_name = "S", default_value_t = defaults::DRAIN_TIMEOUT_S)]
     pub drain_timeout_s: u64,
+    /// The API the producers and consumers use: Ferry's own, or its SQS endpoint (batches
+    /// of at most 10 then, as in SQS).
+    #[arg(long, value_enum, default_value_t = Protocol::Native)]
+    pub protocol: Protocol,
     /// Print the report as JSON on stdout instead of a table (and no progress bar).
     #[arg(long)]
     pub json: bool,
@@ -101,6 +106,7 @@ impl Default for QueueBench {
             inflight: None,
             warmup_s: 0,
             drain_timeout_s: defaults::DRAIN_TIMEOUT_S,
+            protocol: Protocol::Native,
             json: false,
         }
     }

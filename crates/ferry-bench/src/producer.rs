@@ -9,7 +9,6 @@ use crate::error::BenchError;
 use crate::header::Header;
 use crate::schedule::{Schedule, Slot};
 use crate::shared::{Counters, Shared, record_latency};
-use ferry_client::api::{SendEntry, SentEntry};
 use hdrhistogram::Histogram;
 use std::ops::Range;
 use std::sync::Arc;
@@ -56,7 +55,8 @@ struct Sent {
     /// When the reply came, since the origin.
     replied_at: Duration,
     /// The reply.
-    result: Result<Vec<SentEntry>, ferry_client::Error>,
+    /// How many the server took, or why not.
+    result: Result<usize, ferry_client::Error>,
 }
 
 /// Starts the pacing thread of a producer that sends on `schedule`'s timetable.
@@ -162,21 +162,19 @@ pub(crate) async fn produce(
 
 /// Sends one batch carrying `seqs`, stamped with `stamped_at`.
 async fn send(shared: Arc<Shared>, id: u32, seqs: Range<u64>, stamped_at: Duration) -> Sent {
-    let entries: Vec<SendEntry> = seqs
+    let bodies: Vec<Vec<u8>> = seqs
         .clone()
         .map(|seq| {
-            SendEntry::binary(
-                &Header {
-                    producer: id,
-                    seq,
-                    sent_at: stamped_at,
-                }
-                .encode(shared.size_bytes),
-            )
+            Header {
+                producer: id,
+                seq,
+                sent_at: stamped_at,
+            }
+            .encode(shared.size_bytes)
         })
         .collect();
     shared.ledger().issue(id, seqs.end);
-    let result = shared.client.send(&shared.queue, entries).await;
+    let result = shared.wire.send(&shared.queue, bodies).await;
     Sent {
         seqs,
         stamped_at,
@@ -195,16 +193,13 @@ fn on_reply(shared: &Shared, id: u32, stats: &mut ProducerStats, sent: Result<Se
             )));
         }
     };
-    let entries = match sent.result {
-        Ok(entries) => entries,
+    let taken = match sent.result {
+        Ok(taken) => taken,
         Err(e) => return shared.fail(shared.client_error("send", e)),
     };
     let count = sent.seqs.end - sent.seqs.start;
-    if u64::try_from(entries.len()).ok() != Some(count) {
-        let reason = format!(
-            "{} entries in the reply to a batch of {count}",
-            entries.len()
-        );
+    if u64::try_from(taken).ok() != Some(count) {
+        let reason = format!("{taken} entries in the reply to a batch of {count}");
         return shared.fail(BenchError::Internal(format!("producer {id}: {reason}")));
     }
     shared.ledger().acknowledge(id, sent.seqs);

@@ -1,6 +1,7 @@
 //! The result of a run, as a table for people or JSON for scripts.
 
 use crate::error::BenchError;
+use crate::wire::Protocol;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -27,6 +28,8 @@ pub struct Workload {
     pub inflight: u32,
     /// Seconds left out of the statistics at the start.
     pub warmup_s: u64,
+    /// The API the producers and consumers used.
+    pub protocol: Protocol,
 }
 
 /// Percentiles of one latency, in milliseconds (recorded in microseconds, 3 significant digits).
@@ -215,8 +218,17 @@ impl QueueReport {
         };
         writeln!(
             out,
-            "workload: {amount} of {} B, batch {}, {} producer(s), {} consumer(s), rate {rate}, inflight {}, warm-up {} s",
-            w.size_bytes, w.batch, w.producers, w.consumers, w.inflight, w.warmup_s
+            "workload: {amount} of {} B, batch {}, {} producer(s), {} consumer(s), rate {rate}, inflight {}, warm-up {} s, {} API",
+            w.size_bytes,
+            w.batch,
+            w.producers,
+            w.consumers,
+            w.inflight,
+            w.warmup_s,
+            match w.protocol {
+                Protocol::Native => "native",
+                Protocol::Sqs => "SQS",
+            }
         )?;
         let fate = if self.queue_deleted {
             "deleted"
@@ -315,6 +327,7 @@ mod tests {
                 rate_per_s: 0,
                 inflight: 1,
                 warmup_s: 0,
+                protocol: Protocol::Native,
             },
             interrupted: false,
             drain_timed_out: false,

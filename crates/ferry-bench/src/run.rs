@@ -1,7 +1,7 @@
 //! [`run_queue`]: creates the queue, runs the producers and consumers, drains, verifies, reports
 //! and deletes the queue.
 
-use crate::consumer::{ConsumerStats, consume};
+use crate::consumer::{ConsumerStats, Receiving, consume};
 use crate::error::BenchError;
 use crate::header::HEADER_BYTES;
 use crate::options::{QueueBench, defaults};
@@ -10,8 +10,9 @@ use crate::progress::{Display, Progress};
 use crate::report::{LatencySummary, QueueReport, Workload, per_second};
 use crate::schedule::{Plan, Schedule};
 use crate::shared::{Shared, latency_histogram, random_name};
+use crate::wire::{Protocol, SQS_MAX_BATCH, Wire};
 use ferry_client::Client;
-use ferry_client::api::{QueueConfig, ReceiveRequest};
+use ferry_client::api::QueueConfig;
 use hdrhistogram::Histogram;
 use std::num::NonZeroU64;
 use std::sync::Arc;
@@ -53,6 +54,12 @@ impl Settings {
             NonZeroU64::new(n).ok_or_else(|| refuse(option, "must be at least 1".into()))
         };
         let batch = positive("batch", u64::from(o.batch))?;
+        if o.protocol == Protocol::Sqs && o.batch > SQS_MAX_BATCH {
+            return Err(refuse(
+                "batch",
+                format!("SQS batches hold at most {SQS_MAX_BATCH} messages"),
+            ));
+        }
         let producers = positive("producers", u64::from(o.producers))?;
         positive("consumers", u64::from(o.consumers))?;
         let default_inflight = if o.rate == 0 {
@@ -106,8 +113,15 @@ pub async fn run_queue(options: &QueueBench) -> Result<QueueReport, BenchError> 
     let settings = Settings::check(options)?;
     let client = Client::new(&options.url).map_err(BenchError::Url)?;
     let queue = options.queue.clone().unwrap_or_else(random_name);
-    create_queue(&client, &queue, options.size).await?;
-    let mut outcome = drive(client.clone(), queue.clone(), options, settings).await;
+    create_queue(&client, &queue, options).await?;
+    let mut outcome = match Wire::open(options.protocol, &client, &options.url, &queue).await {
+        Ok(wire) => drive(client.clone(), wire, queue.clone(), options, settings).await,
+        Err(source) => Err(BenchError::Client {
+            action: "look up the SQS URL of",
+            queue: queue.clone(),
+            source,
+        }),
+    };
     if let Ok(report) = &mut outcome {
         account_still_queued(&client, &queue, report).await;
     }
@@ -132,7 +146,11 @@ async fn account_still_queued(client: &Client, queue: &str, report: &mut QueueRe
     }
 }
 
-async fn create_queue(client: &Client, queue: &str, size_bytes: u32) -> Result<(), BenchError> {
+async fn create_queue(
+    client: &Client,
+    queue: &str,
+    options: &QueueBench,
+) -> Result<(), BenchError> {
     let client_error = |action, source| BenchError::Client {
         action,
         queue: queue.to_owned(),
@@ -146,9 +164,14 @@ async fn create_queue(client: &Client, queue: &str, size_bytes: u32) -> Result<(
         Err(e) if e.code() == "queue_not_found" => {}
         Err(e) => return Err(client_error("look up", e)),
     }
+    // Over SQS a body travels as base64, a third larger.
+    let wire_bytes = match options.protocol {
+        Protocol::Native => options.size,
+        Protocol::Sqs => options.size.div_ceil(3).saturating_mul(4),
+    };
     let defaults = QueueConfig::default();
     let config = QueueConfig {
-        max_message_bytes: defaults.max_message_bytes.max(size_bytes),
+        max_message_bytes: defaults.max_message_bytes.max(wire_bytes),
         ..defaults
     };
     let outcome = client
@@ -186,6 +209,7 @@ enum DrainEnd {
 
 async fn drive(
     client: Client,
+    wire: Wire,
     queue: String,
     options: &QueueBench,
     settings: Settings,
@@ -194,6 +218,7 @@ async fn drive(
     let producers = usize::try_from(settings.producers.get()).unwrap_or(usize::MAX);
     let shared = Arc::new(Shared::new(
         client,
+        wire,
         queue,
         producers,
         settings.size_bytes,
@@ -259,13 +284,12 @@ fn spawn_consumers(
 ) -> Vec<JoinHandle<ConsumerStats>> {
     (0..consumers)
         .map(|id| {
-            let request = ReceiveRequest {
-                max: Some(options.batch),
-                wait_ms: Some(defaults::WAIT_MS),
-                consumer: Some(format!("ferry-bench-{id}")),
-                ..ReceiveRequest::default()
+            let receiving = Receiving {
+                max: options.batch,
+                wait: Duration::from_millis(defaults::WAIT_MS),
+                name: format!("ferry-bench-{id}"),
             };
-            tokio::spawn(consume(Arc::clone(shared), request, histogram.clone()))
+            tokio::spawn(consume(Arc::clone(shared), receiving, histogram.clone()))
         })
         .collect()
 }
@@ -439,6 +463,7 @@ fn workload(o: &QueueBench, inflight: u32) -> Workload {
         rate_per_s: o.rate,
         inflight,
         warmup_s: o.warmup_s,
+        protocol: o.protocol,
     }
 }
 

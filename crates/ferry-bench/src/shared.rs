@@ -3,6 +3,7 @@
 
 use crate::error::BenchError;
 use crate::ledger::Ledger;
+use crate::wire::Wire;
 use ferry_client::Client;
 use hdrhistogram::Histogram;
 use std::collections::hash_map::RandomState;
@@ -41,8 +42,11 @@ impl Counters {
 /// One run's shared state; tasks hold it in an `Arc`.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    /// The server.
+    /// The server, through its native API.
     pub(crate) client: Client,
+    /// The server, on the protocol under test (the native API unless a queue run asks for
+    /// another).
+    pub(crate) wire: Wire,
     /// The queue under test.
     pub(crate) queue: String,
     /// Time zero of the run: headers carry nanoseconds since this instant.
@@ -67,6 +71,7 @@ impl Shared {
     /// The state of a run starting now.
     pub(crate) fn new(
         client: Client,
+        wire: Wire,
         queue: String,
         producers: usize,
         size_bytes: usize,
@@ -74,6 +79,7 @@ impl Shared {
     ) -> Shared {
         Shared {
             client,
+            wire,
             queue,
             origin: Instant::now(),
             warmup,

@@ -25,6 +25,7 @@ use crate::report::{LatencySummary, per_second};
 use crate::run::{interrupt, join_all};
 use crate::schedule::{Plan, Schedule};
 use crate::shared::{Counters, Shared, latency_histogram, random_name};
+use crate::wire::Wire;
 use ferry_client::Client;
 use ferry_client::api::{GapPolicy, Output, QueueConfig, ResequenceConfig, StreamConfig};
 use hdrhistogram::Histogram;
@@ -302,6 +303,7 @@ async fn drive(
     let keys = Keys::new(settings.keys);
     let shared = Arc::new(Shared::new(
         target.client.clone(),
+        Wire::Native(target.client.clone()),
         target.queue.clone(),
         keys.count(),
         settings.size_bytes,
