@@ -7,23 +7,9 @@ mod common;
 use common::{DataDir, Server, call_json, runtime};
 use reqwest::Method;
 use serde_json::Value;
-use std::process::{Command, Stdio};
 
-/// Runs `ferry bench resequence --json ARGS` against `server`; returns whether it exited 0,
-/// the parsed report (Null if stdout is not JSON) and stderr.
 fn bench(server: &Server, args: &[&str]) -> (bool, Value, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(["bench", "resequence", "--json"])
-        .args(args)
-        .env("FERRY_URL", server.url())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("run ferry bench: {e}"));
-    (
-        out.status.success(),
-        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::bench(server, "resequence", args)
 }
 
 /// The small workload: 300 messages over 3 keys, 4 workers.

@@ -225,6 +225,16 @@ pub fn cli(server: &Server, args: &[&str], stdin: Option<&str>) -> (bool, String
     ferry_cli(server, &full, stdin)
 }
 
+/// Runs `ferry bench WORKLOAD --json ARGS` against `server`; returns whether it exited 0, the
+/// parsed report (Null if stdout is not JSON) and stderr.
+pub fn bench(server: &Server, workload: &str, args: &[&str]) -> (bool, serde_json::Value, String) {
+    let mut full = vec!["bench", workload, "--json"];
+    full.extend_from_slice(args);
+    let (ok, stdout, stderr) = ferry_cli(server, &full, None);
+    let report = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
+    (ok, report, stderr)
+}
+
 /// Runs `ferry …` against `server` and returns (exit success, stdout, stderr).
 pub fn ferry_cli(server: &Server, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
