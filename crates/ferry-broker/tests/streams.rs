@@ -598,3 +598,89 @@ async fn a_read_collects_records_across_many_batches_within_its_limits() -> Test
     b.shutdown().await;
     Ok(())
 }
+
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+// docs/streams.md#compaction
+#[tokio::test]
+async fn compaction_stops_at_a_young_segment_so_a_deleted_key_stays_deleted() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let b = Broker::open(config(dir.path())).await?;
+    let compacted = StreamConfig {
+        cleanup: Cleanup::Compact,
+        segment_bytes: Some(1024 * 1024),
+        delete_retention_ms: 0,
+        min_compaction_lag_ms: 3_600_000,
+        ..stream_config(1)
+    };
+    b.put_stream("kv", compacted).await?;
+    let now = wall_ms();
+    let old = Timestamp(now - 7_200_000);
+    let at = |key: Option<&str>, value: Option<String>, timestamp: Timestamp| NewRecord {
+        partition: Some(0),
+        timestamp: Some(timestamp),
+        key: key.map(|k| k.as_bytes().to_vec()),
+        value: value.map(String::into_bytes),
+        ..NewRecord::default()
+    };
+    let filler = |n: u32| {
+        (0..n)
+            .map(|i| at(Some(&format!("f{i}")), Some("x".repeat(200_000)), old))
+            .collect::<Vec<_>>()
+    };
+    // Segment 1: `k` written just now (producer clocks differ), then old filler.
+    b.append(
+        "kv",
+        vec![at(Some("k"), Some("v1".into()), Timestamp(now))],
+        None,
+    )
+    .await?;
+    for _ in 0..6 {
+        b.append("kv", filler(1), None).await?;
+    }
+    // Segment 2: an old tombstone for `k`, then old filler; an active segment after.
+    b.append("kv", vec![at(Some("k"), None, old)], None).await?;
+    for _ in 0..12 {
+        b.append("kv", filler(1), None).await?;
+    }
+    assert!(b.partition_info("kv", 0).await?.segments >= 3);
+    b.compact_stream("kv").await?;
+    let mut last_k = Some(b"v1".to_vec());
+    let mut next = 0;
+    loop {
+        let read = b.read("kv", 0, from(next)).await?;
+        if read.records.is_empty() {
+            break;
+        }
+        next = read.next_offset;
+        for r in read.records {
+            if r.record.key.as_deref() == Some(b"k") {
+                last_k = r.record.value;
+            }
+        }
+    }
+    assert_eq!(last_k, None, "the deleted key came back");
+    b.shutdown().await;
+    Ok(())
+}
+
+// docs/streams.md#reads
+#[tokio::test]
+async fn a_read_below_a_start_inside_a_batch_skips_the_deleted_records() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let b = Broker::open(config(dir.path())).await?;
+    b.put_stream("s", stream_config(1)).await?;
+    let batch: Vec<NewRecord> = (0..10).map(|i| to(0, &format!("v{i}"))).collect();
+    b.append("s", batch, None).await?;
+    b.delete_records("s", 0, 5).await?;
+    let read = b.read("s", 0, from(0)).await?;
+    assert_eq!(read.records.first().map(|r| r.offset), Some(5));
+    assert_eq!(read.skipped_to, Some(5));
+    assert_eq!(values(&read), ["v5", "v6", "v7", "v8", "v9"]);
+    b.shutdown().await;
+    Ok(())
+}

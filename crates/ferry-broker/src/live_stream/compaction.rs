@@ -39,7 +39,9 @@ fn unreadable(e: impl std::fmt::Display) -> Error {
 }
 
 /// Builds the key index over every closed segment, then writes a compacted copy of each
-/// segment that loses records and is older than `min_compaction_lag_ms`.
+/// segment that loses records, up to the first segment holding a batch younger than
+/// `min_compaction_lag_ms`. An idempotent producer's last batch is kept as an empty batch when
+/// all its records go, so that its sequence is still known after a restart (as Kafka does).
 fn rewrite_segments(
     sources: &[SegmentSource],
     config: &StreamConfig,
@@ -82,7 +84,12 @@ fn rewrite_segments(
                 }
             }
         }
-        if too_young || removed == 0 {
+        if too_young {
+            // Cleaning stops at the first batch younger than the lag: a tombstone after it
+            // must not be dropped while an older value of its key before it stays.
+            break;
+        }
+        if removed == 0 {
             continue;
         }
         let mut writer = source.rewrite()?;

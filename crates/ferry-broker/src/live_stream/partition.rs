@@ -305,10 +305,12 @@ impl LivePartition {
                 let _ = reply.send(Ok(self.info()));
             }
             Request::OffsetForTimestamp { timestamp, reply } => {
+                let ends = *self.ends.borrow();
+                // A batch straddling the start (DeleteRecords) may answer below it.
                 let found = self
                     .log
                     .offset_for_timestamp(timestamp.as_millis())
-                    .map(|o| o.filter(|&o| o < self.ends.borrow().end))
+                    .map(|o| o.map(|o| o.max(ends.start)).filter(|&o| o < ends.end))
                     .map_err(Error::from);
                 let _ = reply.send(found);
             }

@@ -134,10 +134,13 @@ pub(crate) fn decode_chunk(
     } else {
         from.max(chunk.ends.start)
     };
+    // A batch that straddles the partition's start holds records below it, which were
+    // deleted (DeleteRecords): they are not read.
+    let first_readable = from.max(chunk.ends.start);
     'batches: for stored in &chunk.batches {
         let batch = decode_batch(&stored.payload).map_err(|e| unreadable(stored.offset, &e))?;
         for (offset, record) in batch.records {
-            if offset < from {
+            if offset < first_readable {
                 continue;
             }
             let size = record_charge(&record);

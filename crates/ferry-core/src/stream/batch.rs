@@ -574,6 +574,35 @@ fn encode_into<'r>(
     Ok(())
 }
 
+/// A batch with `header`'s offsets, timestamps and producer fields but no records, and no
+/// compression: what compaction keeps of an idempotent producer's last batch once every record
+/// in it is gone.
+pub(crate) fn encode_empty(header: &BatchHeader) -> Vec<u8> {
+    let fields = BatchFields {
+        base_offset: header.base_offset,
+        partition_leader_epoch: header.partition_leader_epoch,
+        attributes: header.attributes & !ATTR_DELETE_HORIZON & !ATTR_COMPRESSION_MASK,
+        last_offset_delta: header.last_offset_delta,
+        producer_id: header.producer_id,
+        producer_epoch: header.producer_epoch,
+        base_sequence: header.base_sequence,
+    };
+    let mut out = Vec::with_capacity(BATCH_HEADER_BYTES);
+    write_header(
+        &mut out,
+        &fields,
+        i64::try_from(header.base_offset).unwrap_or(i64::MAX),
+        i32::try_from(header.last_offset_delta).unwrap_or(i32::MAX),
+        header.base_timestamp_ms,
+    );
+    let batch_length = (BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES) as u32;
+    patch(&mut out, 8, &batch_length.to_be_bytes());
+    patch(&mut out, 35, &header.max_timestamp_ms.to_be_bytes());
+    let crc = crc32c::crc32c(out.get(CRC_START..).unwrap_or_default());
+    patch(&mut out, 17, &crc.to_be_bytes());
+    out
+}
+
 /// Writes a batch header whose length, CRC, max timestamp and record count are zero, to be
 /// patched once the records are written.
 fn write_header(

@@ -15,8 +15,8 @@
 //! therefore meet gaps, which Kafka consumers expect of compacted topics.
 
 use super::batch::{
-    ATTR_COMPRESSION_MASK, ATTR_DELETE_HORIZON, BatchFields, DecodedBatch, StreamRecord,
-    compress_batch, encode_with,
+    ATTR_COMPRESSION_MASK, ATTR_DELETE_HORIZON, BatchFields, BatchHeader, DecodedBatch,
+    StreamRecord, compress_batch, encode_empty, encode_with,
 };
 use super::compression::Compression;
 use sha2::{Digest, Sha256};
@@ -36,6 +36,8 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 pub struct KeyIndex {
     latest: HashMap<KeyDigest, u64, BuildHasherDefault<DigestHasher>>,
     end_offset: u64,
+    /// The base offset of each idempotent producer's last batch.
+    last_batch_of: HashMap<i64, u64>,
 }
 
 impl KeyIndex {
@@ -49,6 +51,13 @@ impl KeyIndex {
     /// their keys are not user keys.
     pub fn add_batch(&mut self, batch: &DecodedBatch) {
         self.end_offset = self.end_offset.max(batch.header.next_offset());
+        if batch.header.producer_id >= 0 {
+            let last = self
+                .last_batch_of
+                .entry(batch.header.producer_id)
+                .or_insert(batch.header.base_offset);
+            *last = (*last).max(batch.header.base_offset);
+        }
         if batch.header.is_control() {
             return;
         }
@@ -78,6 +87,12 @@ impl KeyIndex {
     /// Whether the index holds no key.
     pub fn is_empty(&self) -> bool {
         self.latest.is_empty()
+    }
+
+    /// Whether the batch with `header` is the last one its idempotent producer wrote.
+    fn is_producers_last(&self, header: &BatchHeader) -> bool {
+        header.producer_id >= 0
+            && self.last_batch_of.get(&header.producer_id) == Some(&header.base_offset)
     }
 
     /// Whether `record` at `offset` survives: keyless records always do; a keyed one if no
@@ -191,6 +206,11 @@ pub fn compact_batch(
         kept.push((delta, record));
     }
     if kept.is_empty() {
+        // The producer's sequence lives in its batches' headers: its last one stays, empty,
+        // so that a restart still knows where the producer is (as Kafka's cleaner does).
+        if index.is_producers_last(header) {
+            return Compacted::Rewrite(encode_empty(header));
+        }
         return Compacted::Drop;
     }
     if kept.len() == batch.records.len() {

@@ -318,3 +318,75 @@ proptest! {
         prop_assert_eq!(got, expected);
     }
 }
+
+/// A batch of producer `producer_id` (epoch 0) whose first record has sequence `sequence`.
+fn producer_batch(
+    base_offset: u64,
+    producer_id: i64,
+    sequence: i32,
+    records: &[StreamRecord],
+) -> DecodedBatch {
+    let fields = BatchFields {
+        base_offset,
+        partition_leader_epoch: 0,
+        attributes: 0,
+        last_offset_delta: u32::try_from(records.len() - 1).unwrap_or(0),
+        producer_id,
+        producer_epoch: 0,
+        base_sequence: sequence,
+    };
+    let mut bytes = Vec::new();
+    let numbered = records.iter().enumerate().map(|(i, r)| (i as u32, r));
+    encode_with(&fields, numbered, &mut bytes).unwrap_or_else(|e| panic!("{e}"));
+    decode_batch(&bytes).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_producers_last_batch_stays_as_an_empty_batch_when_all_its_records_go() {
+    let earlier = producer_batch(0, 7, 0, &[rec(1, Some("a"), Some("1"))]);
+    let last = producer_batch(
+        1,
+        7,
+        1,
+        &[rec(2, Some("k"), Some("1")), rec(3, Some("k"), Some("2"))],
+    );
+    let (_, plain) = batch_at(
+        3,
+        &[rec(4, Some("a"), Some("2")), rec(5, Some("k"), Some("3"))],
+    );
+    let index = index_of([&earlier, &last, &plain]);
+    // An earlier batch of the producer goes as any other.
+    assert_eq!(
+        compact_batch(&earlier, &index, 0, GRACE_MS),
+        Compacted::Drop
+    );
+    // Its last one keeps its header: offsets, timestamps and sequence, but no records.
+    let emptied = rewritten(compact_batch(&last, &index, 0, GRACE_MS));
+    assert!(emptied.records.is_empty());
+    let (before, after) = (&last.header, &emptied.header);
+    assert_eq!(after.record_count, 0);
+    assert_eq!(
+        (
+            after.base_offset,
+            after.span(),
+            after.producer_id,
+            after.producer_epoch
+        ),
+        (
+            before.base_offset,
+            before.span(),
+            before.producer_id,
+            before.producer_epoch
+        )
+    );
+    assert_eq!(after.base_sequence, before.base_sequence);
+    assert_eq!(after.max_timestamp_ms, before.max_timestamp_ms);
+    // A batch without a producer still simply goes.
+    let (_, gone) = batch_at(5, &[rec(6, Some("k"), Some("4"))]);
+    let index = index_of([
+        &gone,
+        &plain,
+        &producer_batch(6, 8, 0, &[rec(7, Some("k"), Some("5"))]),
+    ]);
+    assert_eq!(compact_batch(&gone, &index, 0, GRACE_MS), Compacted::Drop);
+}
