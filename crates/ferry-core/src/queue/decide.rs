@@ -310,16 +310,23 @@ impl QueueState {
         let add_bytes: u64 = entries.iter().map(|e| u64::from(e.body_len)).sum();
         let max_len = self.config.max_length.unwrap_or(u64::MAX);
         let max_bytes = self.config.max_bytes.unwrap_or(u64::MAX);
-        let mut count = self.entries.len() as u64 + add_count;
-        let mut bytes = self.bytes + add_bytes;
+        // Dead letters stay stored only until the dead-letter queue has them: they no longer
+        // count here (and cannot be dropped to make room).
+        let (leaving, leaving_bytes) = self
+            .dead_lettering
+            .iter()
+            .filter_map(|seq| self.entries.get(seq))
+            .fold((0u64, 0u64), |(n, b), e| (n + 1, b + u64::from(e.body_len)));
+        let stored = (self.entries.len() as u64).saturating_sub(leaving);
+        let stored_bytes = self.bytes.saturating_sub(leaving_bytes);
+        let mut count = stored + add_count;
+        let mut bytes = stored_bytes + add_bytes;
         if count <= max_len && bytes <= max_bytes {
             return Ok(Vec::new());
         }
         let full = || {
             Rejection::QueueFull(format!(
-                "{} messages / {} bytes stored, max_length {} / max_bytes {}",
-                self.entries.len(),
-                self.bytes,
+                "{stored} messages / {stored_bytes} bytes stored, max_length {} / max_bytes {}",
                 self.config
                     .max_length
                     .map_or("none".into(), |v| v.to_string()),

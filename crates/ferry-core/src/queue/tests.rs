@@ -739,6 +739,43 @@ fn max_length_rejects_or_drops_oldest() {
 
 // docs/queues.md#limits
 #[test]
+fn dead_letters_on_their_way_out_do_not_count_against_the_limits() {
+    let dlq = || Some("dlq".to_owned());
+    // Under drop_oldest, each message pushed out waits for the dead-letter queue; the next
+    // send must still push out only what it needs to.
+    let mut h = Harness::new(QueueConfig {
+        max_length: Some(2),
+        overflow: Overflow::DropOldest,
+        dead_letter_queue: dlq(),
+        ..QueueConfig::default()
+    });
+    for (t, body) in ["A", "B", "C", "D"].into_iter().enumerate() {
+        h.send1(at(t as u64), msg(body));
+    }
+    let live: Vec<u64> =
+        h.q.peek(10)
+            .iter()
+            .filter(|p| p.state != MessageState::DeadLettering)
+            .map(|p| p.seq)
+            .collect();
+    assert_eq!(live, vec![3, 4]);
+    // Under reject, a message on its way to the dead-letter queue leaves room.
+    let mut h = Harness::new(QueueConfig {
+        max_length: Some(1),
+        max_receives: Some(1),
+        dead_letter_queue: dlq(),
+        ..QueueConfig::default()
+    });
+    h.send1(at(0), msg("a"));
+    let leased = h.receive(at(0), 1);
+    assert!(h.nack(at(1), &leased, None, None).is_empty());
+    assert_eq!(h.q.dead_lettering().count(), 1);
+    assert!(h.send(at(2), vec![msg("b")]).is_ok());
+    h.assert_replays(at(2));
+}
+
+// docs/queues.md#limits
+#[test]
 fn max_bytes_counts_bodies() {
     let mut h = Harness::new(QueueConfig {
         max_bytes: Some(10),
