@@ -461,13 +461,7 @@ impl QueueState {
                 break;
             }
             self.expiries.pop_first();
-            self.counters.expired += 1;
-            match self.config.on_expire {
-                ExpireAction::Drop => {
-                    self.remove(seq);
-                }
-                ExpireAction::DeadLetter => self.dead_letter_or_drop(seq, DeadLetterCause::Expired),
-            }
+            self.expire(seq);
         }
         self.dedup.evict(now);
     }
@@ -536,6 +530,12 @@ impl QueueState {
         entry.phase = Phase::Waiting;
         entry.visible_at = visible_at;
         let (priority, expires_at) = (entry.priority, entry.expires_at);
+        if expires_at <= self.now {
+            // Its time to live ran out while it was leased: it expires as its lease ends, not
+            // after one more delivery.
+            self.expire(seq);
+            return;
+        }
         if visible_at <= self.now {
             self.ready.insert((rank(priority), seq));
         } else {
@@ -544,6 +544,17 @@ impl QueueState {
         self.expiries.insert((expires_at, seq));
         if let Some(group) = self.group_of(seq) {
             self.fifo_refresh(&group);
+        }
+    }
+
+    /// A message whose time to live ran out: dropped or dead-lettered, as `on_expire` says.
+    fn expire(&mut self, seq: u64) {
+        self.counters.expired += 1;
+        match self.config.on_expire {
+            ExpireAction::Drop => {
+                self.remove(seq);
+            }
+            ExpireAction::DeadLetter => self.dead_letter_or_drop(seq, DeadLetterCause::Expired),
         }
     }
 

@@ -488,6 +488,31 @@ fn ttl_drops_or_dead_letters() {
 
 // docs/queues.md#ttl
 #[test]
+fn a_nacked_message_whose_ttl_passed_expires_instead_of_being_redelivered() {
+    let mut h = Harness::new(QueueConfig {
+        visibility_timeout_ms: 1_000,
+        ..QueueConfig::default()
+    });
+    h.send1(
+        at(0),
+        NewMessage {
+            ttl: Some(ms(100)),
+            ..msg("x")
+        },
+    );
+    let leased = h.receive(at(0), 1);
+    assert!(
+        h.nack(at(500), &leased, Some(Duration::ZERO), None)
+            .is_empty()
+    );
+    // In the same millisecond as the nack: nothing to deliver, and the message is gone.
+    assert!(h.receive(at(500), 1).is_empty());
+    assert_eq!((h.q.len(), h.q.stats().expired_total), (0, 1));
+    h.assert_replays(at(500));
+}
+
+// docs/queues.md#ttl
+#[test]
 fn leased_message_expires_when_its_lease_ends() {
     let mut h = Harness::new(QueueConfig {
         visibility_timeout_ms: 1_000,
