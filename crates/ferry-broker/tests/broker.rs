@@ -458,11 +458,23 @@ async fn a_repeated_receive_attempt_returns_the_same_messages() -> TestResult {
         2,
         "a repeat is not a new delivery"
     );
+    // A second repeat still repeats: the first one's lease extension is its own.
+    let third = b.receive("q", attempt("t1")).await?;
+    assert_eq!(receipts(&third), receipts(&first));
     let other = b.receive("q", attempt("t2")).await?;
     assert_eq!(
         bodies(&other),
         vec!["c"],
         "another attempt id receives anew"
+    );
+    // Once a message's visibility was changed, the attempt receives anew (as SQS says).
+    b.change_visibility("q", receipts(&other), Duration::from_secs(3600))
+        .await?;
+    let changed = b.receive("q", attempt("t2")).await?;
+    assert!(
+        changed.is_empty(),
+        "a repeat after a visibility change: {:?}",
+        bodies(&changed)
     );
     b.ack("q", vec![first[0].receipt.clone()]).await?;
     let after_ack = b.receive("q", attempt("t1")).await?;

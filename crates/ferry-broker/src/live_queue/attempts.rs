@@ -19,21 +19,24 @@ const MAX_ATTEMPTS: usize = 10_000;
 /// Longest attempt id accepted.
 pub(crate) const MAX_ATTEMPT_ID_BYTES: usize = 128;
 
+/// A delivery an attempt handed out: its receipt, and when its lease was to run out then.
+pub(crate) type Handed = (Receipt, Timestamp);
+
 /// Remembered attempts, by id.
 #[derive(Debug, Default)]
 pub(crate) struct Attempts {
-    by_id: HashMap<String, (Instant, Vec<Receipt>)>,
+    by_id: HashMap<String, (Instant, Vec<Handed>)>,
 }
 
 impl Attempts {
-    /// The receipts the attempt `id` handed out, if it is recent.
-    pub(crate) fn get(&self, id: &str, now: Instant) -> Option<&[Receipt]> {
-        let (at, receipts) = self.by_id.get(id)?;
-        (now.duration_since(*at) < ATTEMPT_TTL).then_some(receipts.as_slice())
+    /// What the attempt `id` handed out, if it is recent.
+    pub(crate) fn get(&self, id: &str, now: Instant) -> Option<&[Handed]> {
+        let (at, handed) = self.by_id.get(id)?;
+        (now.duration_since(*at) < ATTEMPT_TTL).then_some(handed.as_slice())
     }
 
-    /// Remembers that the attempt `id` handed out `receipts`.
-    pub(crate) fn remember(&mut self, id: String, receipts: Vec<Receipt>, now: Instant) {
+    /// Remembers that the attempt `id` handed out `handed`.
+    pub(crate) fn remember(&mut self, id: String, handed: Vec<Handed>, now: Instant) {
         if self.by_id.len() >= MAX_ATTEMPTS {
             self.by_id
                 .retain(|_, (at, _)| now.duration_since(*at) < ATTEMPT_TTL);
@@ -47,40 +50,63 @@ impl Attempts {
         {
             self.by_id.remove(&oldest);
         }
-        self.by_id.insert(id, (now, receipts));
+        self.by_id.insert(id, (now, handed));
     }
 }
 
 impl LiveQueue {
     /// Repeats the receive attempt `id` if it is recent and every message it returned is still
-    /// leased under the receipts it returned: the same deliveries, leases extended by
-    /// `visibility` (as SQS does). `None` when there is nothing to repeat.
+    /// leased under the receipts it returned, untouched since (no visibility change, as SQS
+    /// requires): the same deliveries, leases extended by `visibility` (as SQS does). `None`
+    /// when there is nothing to repeat, and for a visibility of 0, which would hand out
+    /// messages it makes visible again.
     pub(super) fn repeat_attempt(
         &mut self,
         id: &str,
         now: Timestamp,
         visibility: Duration,
     ) -> Result<Option<Vec<Leased>>> {
-        let Some(receipts) = self
+        if visibility.is_zero() {
+            return Ok(None);
+        }
+        let Some(handed) = self
             .attempts
             .get(id, Instant::now())
-            .map(<[Receipt]>::to_vec)
+            .map(<[Handed]>::to_vec)
         else {
             return Ok(None);
         };
-        let metas: Option<Vec<DeliveryMeta>> = receipts
+        let metas: Option<Vec<DeliveryMeta>> = handed
             .iter()
-            .map(|r| self.state.leased_under(r))
+            .map(|(receipt, until)| {
+                self.state
+                    .leased_under(receipt)
+                    .filter(|(_, now_until)| now_until == until)
+                    .map(|(meta, _)| meta)
+            })
             .collect();
         let Some(metas) = metas else { return Ok(None) };
+        let receipts: Vec<Receipt> = handed.iter().map(|(r, _)| *r).collect();
         let (command, _) = self
             .state
             .decide_change_visibility(now, &receipts, visibility);
         if let Some(command) = command {
             self.append_apply(&command, &[])?;
         }
+        self.remember_attempt(id, &receipts);
         let uid = self.state.uid();
         self.leased(uid, metas, false).map(Some)
+    }
+
+    /// Remembers what the attempt `id` handed out: `receipts`, with their leases as they are
+    /// now.
+    pub(super) fn remember_attempt(&mut self, id: &str, receipts: &[Receipt]) {
+        let handed = receipts
+            .iter()
+            .filter_map(|r| Some((*r, self.state.leased_under(r)?.1)))
+            .collect();
+        self.attempts
+            .remember(id.to_owned(), handed, Instant::now());
     }
 }
 
@@ -97,10 +123,11 @@ mod tests {
             id: MessageId::new(1, 1),
             receive_count: 1,
         };
-        attempts.remember("a".into(), vec![receipt], t0);
+        let handed = (receipt, Timestamp(1_000));
+        attempts.remember("a".into(), vec![handed], t0);
         assert_eq!(
             attempts.get("a", t0 + Duration::from_secs(1)),
-            Some(&[receipt][..])
+            Some(&[handed][..])
         );
         assert_eq!(attempts.get("a", t0 + ATTEMPT_TTL), None);
         for i in 0..MAX_ATTEMPTS + 5 {

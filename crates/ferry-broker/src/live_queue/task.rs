@@ -535,15 +535,14 @@ impl LiveQueue {
             }
         }
         if let Some(id) = attempt {
-            let receipts = metas
+            let receipts: Vec<Receipt> = metas
                 .iter()
                 .map(|m| Receipt {
                     id: MessageId::new(uid, m.seq),
                     receive_count: m.receive_count,
                 })
                 .collect();
-            self.attempts
-                .remember(id.to_owned(), receipts, Instant::now());
+            self.remember_attempt(id, &receipts);
         }
         self.leased(uid, metas, auto_ack).map(Some)
     }

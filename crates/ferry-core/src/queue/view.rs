@@ -103,18 +103,24 @@ impl QueueState {
         })
     }
 
-    /// The delivery data of a message that is leased under `receipt`'s delivery, if it still is
-    /// (for repeating a receive: same messages, same receipts).
-    pub fn leased_under(&self, receipt: &crate::Receipt) -> Option<crate::queue::DeliveryMeta> {
+    /// The delivery data of a message that is leased under `receipt`'s delivery, if it still is,
+    /// and when that lease runs out (for repeating a receive: same messages, same receipts).
+    pub fn leased_under(
+        &self,
+        receipt: &crate::Receipt,
+    ) -> Option<(crate::queue::DeliveryMeta, Timestamp)> {
         let seq = receipt.id.seq();
         let e = self
             .entries
             .get(&seq)
             .filter(|_| receipt.id.queue_uid() == self.uid)?;
-        if !matches!(e.phase, Phase::Leased { .. }) || e.receive_count != receipt.receive_count {
+        let Phase::Leased { until, .. } = e.phase else {
+            return None;
+        };
+        if e.receive_count != receipt.receive_count {
             return None;
         }
-        Some(crate::queue::DeliveryMeta {
+        let meta = crate::queue::DeliveryMeta {
             seq,
             blob: e.blob,
             receive_count: e.receive_count,
@@ -122,7 +128,8 @@ impl QueueState {
             first_received_at: e.first_received_at,
             group: e.group.clone(),
             priority: e.priority,
-        })
+        };
+        Some((meta, until))
     }
 
     /// Every message's blob location, for relocating stragglers: (seq, blob).
