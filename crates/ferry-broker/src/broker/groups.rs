@@ -211,6 +211,7 @@ impl Broker {
     ) -> Result<u32> {
         let live = self.group_stream(stream, group)?;
         check_commits(&live, &offsets)?;
+        let _in_order = live.commits.lock().await;
         let partitions: Vec<u32> = offsets.iter().map(|c| c.partition).collect();
         match &committer {
             Some(c) => live.groups.check_commit(

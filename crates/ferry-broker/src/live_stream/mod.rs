@@ -38,6 +38,10 @@ pub(crate) struct LiveStream {
     sticky: AtomicU32,
     /// The consumer groups' members and positions.
     pub(crate) groups: Groups,
+    /// Held by a native offset commit from its checks to its catalog write, so that commits
+    /// reach the catalog in the order they were checked: one checked before a rebalance can
+    /// never land after the new owner's (the catalog has one writer anyway).
+    pub(crate) commits: tokio::sync::Mutex<()>,
     /// Appended batches and compaction runs, for `/metrics`.
     pub(crate) counters: StreamCounters,
 }
@@ -68,6 +72,7 @@ impl LiveStream {
             partitions: RwLock::new(Vec::new()),
             sticky: AtomicU32::new(0),
             groups: Groups::new(config.partitions),
+            commits: tokio::sync::Mutex::new(()),
             counters: StreamCounters::default(),
         };
         let mut opened = Vec::new();

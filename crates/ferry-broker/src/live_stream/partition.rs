@@ -232,7 +232,10 @@ pub(crate) fn start(
 ) -> PartitionHandle {
     let mut state = PartitionState::recovered(log.start_offset(), log.next_offset());
     state.retained(start_floor);
-    let (producers, origins) = rebuild_producers(&label, &log);
+    let (mut producers, origins) = rebuild_producers(&label, &log);
+    // As the live state does when the start moves: producers whose batches all lie below it
+    // are forgotten.
+    producers.retained(state.start());
     let initial = Ends {
         start: state.start(),
         end: state.durable_end(),
