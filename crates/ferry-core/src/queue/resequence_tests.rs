@@ -454,3 +454,38 @@ fn a_transaction_acks_and_posts_parcels_all_or_nothing() {
     assert!(h.q.stats().resequence.is_none());
     h.assert_replays(at(5));
 }
+
+// docs/ordered-processing.md#crashes-and-restarts
+#[test]
+fn releases_opened_by_time_get_the_same_numbers_however_time_is_split() {
+    let mut config = config(GapPolicy::Skip, false);
+    config.max_receives = Some(1);
+    let mut h = Harness::new(config);
+    h.send1(at(0), keyed("a1", Some("a")));
+    h.send1(at(0), keyed("a2", Some("a")));
+    h.send1(
+        at(0),
+        NewMessage {
+            delay: Some(std::time::Duration::from_millis(10_000)),
+            ttl: Some(std::time::Duration::from_millis(500)),
+            ..keyed("b1", Some("b"))
+        },
+    );
+    h.send1(at(0), keyed("b2", Some("b")));
+    let leased = h.receive(at(1), 10); // a1, a2, b2
+    assert!(h.complete(at(2), &[leased[1], leased[2]]).is_empty());
+    // Live, the timer fires at each deadline: b1 expires first (b2 becomes release 1), then
+    // a1's last lease ends and it is dropped (a2 becomes release 2).
+    h.q.advance(at(500));
+    h.q.advance(at(1001));
+    let stored = h.q.decide_released(at(1100), 1);
+    h.commit(stored);
+    // Replay advances only at each record's time, in one step over both events.
+    h.assert_replays(at(1100));
+    let left: Vec<u64> =
+        h.q.outbox(0, usize::MAX)
+            .iter()
+            .map(|(_, r)| r.seq)
+            .collect();
+    assert_eq!(left, vec![2], "a2 is the one still to be stored");
+}

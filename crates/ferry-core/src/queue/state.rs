@@ -20,6 +20,17 @@ use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+/// What falls due at an instant, in the order [`QueueState::advance`] carries it out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Due {
+    /// A lease runs out.
+    LeaseEnd,
+    /// A delayed or backed-off message becomes visible.
+    Visible,
+    /// A message's time to live ends.
+    Expiry,
+}
+
 /// Where a message stands.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Phase {
@@ -430,40 +441,63 @@ impl QueueState {
     /// Carries out everything that time alone decides, up to `now`: leases running out, delays
     /// passing, TTLs ending, dedup keys being forgotten. Earlier instants are ignored (time never
     /// goes back).
+    ///
+    /// Events are carried out one at a time in the order they fall due, each at its own
+    /// instant (at one instant: leases, then delays, then expiries, each by seq), so that
+    /// advancing in one step or in many leaves the same state. A live queue advances at every
+    /// deadline and replay only at each record's time, and what a resequencing queue releases,
+    /// and under which number, depends on that order.
     pub fn advance(&mut self, now: Timestamp) {
         if now <= self.now {
             return;
         }
+        while let Some((at, due, seq)) = self.next_due(now) {
+            self.now = self.now.max(at);
+            match due {
+                Due::LeaseEnd => {
+                    if self.end_lease(seq).is_some() {
+                        let visible_at =
+                            at.plus(retry_delay(&self.config, seq, self.receive_count(seq)));
+                        self.on_failed_delivery(seq, at, None, visible_at);
+                    }
+                }
+                Due::Visible => {
+                    self.delayed.pop_first();
+                    let priority = self.entries.get(&seq).map_or(0, |e| e.priority);
+                    self.ready.insert((rank(priority), seq));
+                    if let Some(group) = self.group_of(seq) {
+                        self.fifo_refresh(&group);
+                    }
+                }
+                Due::Expiry => {
+                    self.expiries.pop_first();
+                    self.expire(seq);
+                }
+            }
+        }
         self.now = now;
-        while let Some((until, seq)) = self.leases.first() {
-            if until > now {
-                break;
-            }
-            if self.end_lease(seq).is_some() {
-                let visible_at =
-                    until.plus(retry_delay(&self.config, seq, self.receive_count(seq)));
-                self.on_failed_delivery(seq, until, None, visible_at);
-            }
-        }
-        while let Some((at, seq)) = self.delayed.first() {
-            if at > now {
-                break;
-            }
-            self.delayed.pop_first();
-            let priority = self.entries.get(&seq).map_or(0, |e| e.priority);
-            self.ready.insert((rank(priority), seq));
-            if let Some(group) = self.group_of(seq) {
-                self.fifo_refresh(&group);
-            }
-        }
-        while let Some((at, seq)) = self.expiries.first() {
-            if at > now {
-                break;
-            }
-            self.expiries.pop_first();
-            self.expire(seq);
-        }
         self.dedup.evict(now);
+    }
+
+    /// The earliest event due by `now`: (when, what, seq).
+    fn next_due(&self, now: Timestamp) -> Option<(Timestamp, Due, u64)> {
+        let lease = self
+            .leases
+            .first()
+            .map(|(at, seq)| (at, Due::LeaseEnd, seq));
+        let delay = self
+            .delayed
+            .first()
+            .map(|(at, seq)| (at, Due::Visible, seq));
+        let expiry = self
+            .expiries
+            .first()
+            .map(|(at, seq)| (at, Due::Expiry, seq));
+        [lease, delay, expiry]
+            .into_iter()
+            .flatten()
+            .filter(|&(at, _, _)| at <= now)
+            .min()
     }
 
     fn receive_count(&self, seq: u64) -> u32 {

@@ -160,6 +160,11 @@ impl Harness {
             self.q.peek(usize::MAX),
             "messages after replay"
         );
+        assert_eq!(
+            replayed.outbox(0, usize::MAX),
+            self.q.outbox(0, usize::MAX),
+            "releases after replay"
+        );
     }
 }
 
