@@ -234,7 +234,16 @@ struct BatchOutput<T: Serialize> {
 pub(crate) async fn send_message_batch(cx: &Context, input: SendBatch) -> Result<Output, SqsError> {
     let name = cx.queue_name(input.queue_url.as_deref())?;
     batch::check_ids(input.entries.iter().map(|e| e.id.as_str()))?;
-    let total: usize = input.entries.iter().map(|e| e.message_body.len()).sum();
+    // Bodies and attributes both count (an entry whose attributes do not decode fails on
+    // its own below).
+    let total: usize = input
+        .entries
+        .iter()
+        .map(|e| {
+            let attributes = attrs::decode(&e.message_attributes, &e.message_system_attributes);
+            e.message_body.len() + attributes.map_or(0, |a| a.size)
+        })
+        .sum();
     if total > MAX_SQS_MESSAGE_BYTES {
         return Err(SqsError::new(
             "BatchRequestTooLong",
@@ -355,7 +364,12 @@ const SYSTEM_ATTRIBUTES: &[&str] = &[
     "DeadLetterQueueSourceArn",
 ];
 
-fn system_attributes(cx: &Context, d: &Delivery, names: &[String]) -> BTreeMap<String, String> {
+fn system_attributes(
+    cx: &Context,
+    d: &Delivery,
+    names: &[String],
+    fifo: bool,
+) -> BTreeMap<String, String> {
     let all = names.iter().any(|n| n == "All");
     let mut out = BTreeMap::new();
     for &name in SYSTEM_ATTRIBUTES {
@@ -367,7 +381,8 @@ fn system_attributes(cx: &Context, d: &Delivery, names: &[String]) -> BTreeMap<S
             "SentTimestamp" => Some(d.enqueued_at.0.to_string()),
             "ApproximateReceiveCount" => Some(d.receive_count.to_string()),
             "ApproximateFirstReceiveTimestamp" => Some(d.first_received_at.0.to_string()),
-            "SequenceNumber" => d.group.as_ref().map(|_| format!("{:020}", d.seq)),
+            // FIFO queues only: a standard queue's group (fair queues) has no sequence.
+            "SequenceNumber" => fifo.then(|| format!("{:020}", d.seq)),
             "MessageDeduplicationId" => d.dedup_id.clone(),
             "MessageGroupId" => d.group.clone(),
             "AWSTraceHeader" => d
@@ -387,10 +402,10 @@ fn system_attributes(cx: &Context, d: &Delivery, names: &[String]) -> BTreeMap<S
     out
 }
 
-fn received(cx: &Context, d: Delivery, input: &Receive) -> ReceivedMessage {
+fn received(cx: &Context, d: Delivery, input: &Receive, fifo: bool) -> ReceivedMessage {
     let mut names = input.attribute_names.clone();
     names.extend(input.message_system_attribute_names.iter().cloned());
-    let attributes = system_attributes(cx, &d, &names);
+    let attributes = system_attributes(cx, &d, &names, fifo);
     let patterns = &input.message_attribute_names;
     let keep = |n: &str| attrs::selected(patterns, n);
     let md5_of_message_attributes =
@@ -415,6 +430,7 @@ fn received(cx: &Context, d: Delivery, input: &Receive) -> ReceivedMessage {
 /// `ReceiveMessageWaitTimeSeconds` when the request gives no wait).
 pub(crate) async fn receive_message(cx: &Context, input: Receive) -> Result<Output, SqsError> {
     let name = cx.queue_name(input.queue_url.as_deref())?;
+    let fifo = name.ends_with(".fifo");
     let max = in_range("MaxNumberOfMessages", input.max_number_of_messages, 1, 10)?.unwrap_or(1);
     let visibility = in_range(
         "VisibilityTimeout",
@@ -442,12 +458,13 @@ pub(crate) async fn receive_message(cx: &Context, input: Receive) -> Result<Outp
         visibility_timeout: visibility.map(Duration::from_secs),
         ack_mode: AckMode::Manual,
         consumer: Some("sqs".into()),
-        attempt_id: input.receive_request_attempt_id.clone(),
+        // SQS honours an attempt id on FIFO queues only.
+        attempt_id: input.receive_request_attempt_id.clone().filter(|_| fifo),
     };
     let deliveries = cx.state.broker.receive(&name, options).await?;
     let messages = deliveries
         .into_iter()
-        .map(|d| received(cx, d, &input))
+        .map(|d| received(cx, d, &input, fifo))
         .collect();
     output(&ReceiveOutput { messages })
 }

@@ -66,10 +66,15 @@ pub(crate) async fn create_queue(cx: &Context, input: CreateQueue) -> Result<Out
     }
     let broker = &cx.state.broker;
     if let Ok(info) = broker.queue_info(&name).await {
+        // The same settings, however written (JSON spacing, "5" or 5, "True"), are the same
+        // queue: compare what the attributes mean, not their text.
         let stored = broker.queue_attributes(&name).await?;
-        let differs = input.attributes.iter().any(|(k, v)| {
-            attributes::value(k, &info, &stored, &cx.scope).as_deref() != Some(v.as_str())
-        });
+        let mut asked = info.config.clone();
+        let asked_stored = attributes::apply(&mut asked, &input.attributes)?;
+        let differs = asked != info.config
+            || asked_stored
+                .iter()
+                .any(|(k, v)| !same_setting(stored.get(k).map_or("", String::as_str), v));
         if differs {
             return Err(SqsError::new(
                 "QueueNameExists",
@@ -99,6 +104,18 @@ pub(crate) async fn create_queue(cx: &Context, input: CreateQueue) -> Result<Out
     output(&QueueUrlOutput {
         queue_url: cx.queue_url(&name),
     })
+}
+
+/// Whether two stored attribute values say the same: equal as JSON if both are JSON (a
+/// policy), else equal as text.
+fn same_setting(stored: &str, asked: &str) -> bool {
+    match (
+        serde_json::from_str::<serde_json::Value>(stored),
+        serde_json::from_str::<serde_json::Value>(asked),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => stored == asked,
+    }
 }
 
 /// `GetQueueUrl` input.

@@ -280,3 +280,87 @@ fn the_sqs_endpoint_is_not_part_of_the_native_api_document() {
     );
     assert!(!paths.contains_key("/{account}/{queue}"));
 }
+
+#[tokio::test]
+async fn sdk_habits_that_real_sqs_accepts_or_refuses() {
+    let h = harness().await;
+    // A dead-letter queue, and a queue created twice with the same policy written differently.
+    json_call(&h.app, "CreateQueue", json!({"QueueName": "dlq"})).await;
+    let arn = "arn:aws:sqs:eu-west-3:000000000000:dlq";
+    let create = |policy: String| json!({"QueueName": "src", "Attributes": {"RedrivePolicy": policy, "VisibilityTimeout": "30"}});
+    let first = json_call(
+        &h.app,
+        "CreateQueue",
+        create(format!(
+            r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":5}}"#
+        )),
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let again = json_call(
+        &h.app,
+        "CreateQueue",
+        create(format!(
+            r#"{{"deadLetterTargetArn": "{arn}", "maxReceiveCount": "5"}}"#
+        )),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.json()["QueueUrl"], first.json()["QueueUrl"]);
+    let different = json_call(
+        &h.app,
+        "CreateQueue",
+        json!({"QueueName": "src", "Attributes": {"VisibilityTimeout": "31"}}),
+    )
+    .await;
+    assert_eq!(
+        different.json()["__type"],
+        "com.amazonaws.sqs#QueueNameExists"
+    );
+
+    // A standard queue: a group id gets no SequenceNumber, and an attempt id is not honoured.
+    let url = json_call(&h.app, "CreateQueue", json!({"QueueName": "std"}))
+        .await
+        .json()["QueueUrl"]
+        .clone();
+    for body in ["one", "two"] {
+        let sent = json_call(
+            &h.app,
+            "SendMessage",
+            json!({"QueueUrl": url, "MessageBody": body, "MessageGroupId": "g"}),
+        )
+        .await;
+        assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    }
+    let receive =
+        json!({"QueueUrl": url, "AttributeNames": ["All"], "ReceiveRequestAttemptId": "a1"});
+    let got = json_call(&h.app, "ReceiveMessage", receive.clone())
+        .await
+        .json();
+    let message = &got["Messages"][0];
+    assert_eq!(message["Attributes"]["MessageGroupId"], "g");
+    assert!(
+        message["Attributes"].get("SequenceNumber").is_none(),
+        "{got}"
+    );
+    let next = json_call(&h.app, "ReceiveMessage", receive).await.json();
+    assert_ne!(
+        next["Messages"][0]["MessageId"], message["MessageId"],
+        "{next}"
+    );
+
+    // A batch's limit counts attributes too.
+    let big_attribute = json!({"a": {"DataType": "String", "StringValue": "x".repeat(500_000)}});
+    let batch = json!({"QueueUrl": url, "Entries": [
+        {"Id": "1", "MessageBody": "y".repeat(600_000)},
+        {"Id": "2", "MessageBody": "z", "MessageAttributes": big_attribute},
+    ]});
+    let too_long = json_call(&h.app, "SendMessageBatch", batch).await;
+    assert_eq!(
+        too_long.json()["__type"],
+        "com.amazonaws.sqs#BatchRequestTooLong",
+        "{}",
+        too_long.body
+    );
+    h.broker.shutdown().await;
+}
