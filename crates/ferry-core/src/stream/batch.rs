@@ -489,6 +489,22 @@ pub(crate) struct BatchFields {
     pub(crate) base_sequence: i32,
 }
 
+impl BatchFields {
+    /// The fields of a rewrite of the batch with `header`: the same offsets, span and producer
+    /// fields, uncompressed, without the delete horizon (which Ferry does not use).
+    pub(crate) fn rewriting(header: &BatchHeader) -> BatchFields {
+        BatchFields {
+            base_offset: header.base_offset,
+            partition_leader_epoch: header.partition_leader_epoch,
+            attributes: header.attributes & !ATTR_DELETE_HORIZON & !ATTR_COMPRESSION_MASK,
+            last_offset_delta: header.last_offset_delta,
+            producer_id: header.producer_id,
+            producer_epoch: header.producer_epoch,
+            base_sequence: header.base_sequence,
+        }
+    }
+}
+
 /// The one batch encoder: writes `records`, each with its explicit offset delta (strictly
 /// increasing, at most `fields.last_offset_delta`), after a header made of `fields`.
 ///
@@ -578,15 +594,7 @@ fn encode_into<'r>(
 /// compression: what compaction keeps of an idempotent producer's last batch once every record
 /// in it is gone.
 pub(crate) fn encode_empty(header: &BatchHeader) -> Vec<u8> {
-    let fields = BatchFields {
-        base_offset: header.base_offset,
-        partition_leader_epoch: header.partition_leader_epoch,
-        attributes: header.attributes & !ATTR_DELETE_HORIZON & !ATTR_COMPRESSION_MASK,
-        last_offset_delta: header.last_offset_delta,
-        producer_id: header.producer_id,
-        producer_epoch: header.producer_epoch,
-        base_sequence: header.base_sequence,
-    };
+    let fields = BatchFields::rewriting(header);
     let mut out = Vec::with_capacity(BATCH_HEADER_BYTES);
     write_header(
         &mut out,

@@ -15,8 +15,7 @@
 //! therefore meet gaps, which Kafka consumers expect of compacted topics.
 
 use super::batch::{
-    ATTR_COMPRESSION_MASK, ATTR_DELETE_HORIZON, BatchFields, BatchHeader, DecodedBatch,
-    StreamRecord, compress_batch, encode_empty, encode_with,
+    BatchFields, BatchHeader, DecodedBatch, StreamRecord, compress_batch, encode_empty, encode_with,
 };
 use super::compression::Compression;
 use sha2::{Digest, Sha256};
@@ -216,15 +215,7 @@ pub fn compact_batch(
     if kept.len() == batch.records.len() {
         return Compacted::Keep;
     }
-    let fields = BatchFields {
-        base_offset: header.base_offset,
-        partition_leader_epoch: header.partition_leader_epoch,
-        attributes: header.attributes & !ATTR_DELETE_HORIZON & !ATTR_COMPRESSION_MASK,
-        last_offset_delta: header.last_offset_delta,
-        producer_id: header.producer_id,
-        producer_epoch: header.producer_epoch,
-        base_sequence: header.base_sequence,
-    };
+    let fields = BatchFields::rewriting(header);
     let mut plain = Vec::new();
     if let Err(e) = encode_with(&fields, kept, &mut plain) {
         debug_assert!(false, "a decoded batch failed to re-encode: {e}");

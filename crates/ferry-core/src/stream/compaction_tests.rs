@@ -2,7 +2,7 @@
 //! against a model of "the latest record per key".
 
 use super::*;
-use crate::stream::batch::{BatchHeader, decode_batch, encode_batch};
+use crate::stream::batch::{ATTR_DELETE_HORIZON, BatchHeader, decode_batch, encode_batch};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
