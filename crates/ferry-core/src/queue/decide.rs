@@ -310,6 +310,11 @@ impl QueueState {
         let add_bytes: u64 = entries.iter().map(|e| u64::from(e.body_len)).sum();
         let max_len = self.config.max_length.unwrap_or(u64::MAX);
         let max_bytes = self.config.max_bytes.unwrap_or(u64::MAX);
+        if self.entries.len() as u64 + add_count <= max_len && self.bytes + add_bytes <= max_bytes {
+            // Within the limits even counting every stored message: the common case, decided
+            // without looking at the dead letters.
+            return Ok(Vec::new());
+        }
         // Dead letters stay stored only until the dead-letter queue has them: they no longer
         // count here (and cannot be dropped to make room).
         let (leaving, leaving_bytes) = self

@@ -100,12 +100,13 @@ fn check_token(what: &str, value: &str) -> Result<(), SqsError> {
     Ok(())
 }
 
-/// Checks one message and converts it, with the digests its reply carries.
+/// Checks one message and converts it, with the digests its reply carries and its size as SQS
+/// counts it (body and attributes).
 async fn send_decode(
     entry: SendEntry,
     fifo: bool,
     config: &mut LazyConfig<'_>,
-) -> Result<(NewMessage, SendResult), SqsError> {
+) -> Result<(NewMessage, SendResult, usize), SqsError> {
     if entry.message_body.is_empty() {
         return Err(SqsError::missing("MessageBody"));
     }
@@ -183,7 +184,7 @@ async fn send_decode(
         group: entry.message_group_id,
         ..NewMessage::default()
     };
-    Ok((message, result))
+    Ok((message, result, size))
 }
 
 fn sent_into(result: &mut SendResult, sent: Sent, fifo: bool) {
@@ -202,7 +203,7 @@ pub(crate) async fn send_message(cx: &Context, input: SendEntry) -> Result<Outpu
         queue: &name,
         config: None,
     };
-    let (message, mut result) = send_decode(input, fifo, &mut config).await?;
+    let (message, mut result, _) = send_decode(input, fifo, &mut config).await?;
     let sent = cx.state.broker.send(&name, vec![message]).await?;
     let first = sent
         .into_iter()
@@ -234,22 +235,6 @@ struct BatchOutput<T: Serialize> {
 pub(crate) async fn send_message_batch(cx: &Context, input: SendBatch) -> Result<Output, SqsError> {
     let name = cx.queue_name(input.queue_url.as_deref())?;
     batch::check_ids(input.entries.iter().map(|e| e.id.as_str()))?;
-    // Bodies and attributes both count (an entry whose attributes do not decode fails on
-    // its own below).
-    let total: usize = input
-        .entries
-        .iter()
-        .map(|e| {
-            let attributes = attrs::decode(&e.message_attributes, &e.message_system_attributes);
-            e.message_body.len() + attributes.map_or(0, |a| a.size)
-        })
-        .sum();
-    if total > MAX_SQS_MESSAGE_BYTES {
-        return Err(SqsError::new(
-            "BatchRequestTooLong",
-            format!("Batch requests cannot be longer than {MAX_SQS_MESSAGE_BYTES} bytes."),
-        ));
-    }
     let fifo = name.ends_with(".fifo");
     let mut config = LazyConfig {
         cx,
@@ -259,16 +244,29 @@ pub(crate) async fn send_message_batch(cx: &Context, input: SendBatch) -> Result
     let mut messages = Vec::with_capacity(input.entries.len());
     let mut results = Vec::with_capacity(input.entries.len());
     let mut failed = Vec::new();
+    // Bodies and attributes count against the batch's limit (a failed entry's body only).
+    let mut total = 0usize;
     for entry in input.entries {
         let id = entry.id.clone();
+        let body_bytes = entry.message_body.len();
         match send_decode(entry, fifo, &mut config).await {
-            Ok((m, r)) => {
+            Ok((m, r, size)) => {
                 messages.push(m);
                 results.push(r);
+                total += size;
             }
             Err(e) if e.name == "QueueDoesNotExist" => return Err(e),
-            Err(e) => failed.push(Failed::new(&id, &e)),
+            Err(e) => {
+                failed.push(Failed::new(&id, &e));
+                total += body_bytes;
+            }
         }
+    }
+    if total > MAX_SQS_MESSAGE_BYTES {
+        return Err(SqsError::new(
+            "BatchRequestTooLong",
+            format!("Batch requests cannot be longer than {MAX_SQS_MESSAGE_BYTES} bytes."),
+        ));
     }
     if messages.is_empty() {
         return output(&BatchOutput::<SendResult> {
