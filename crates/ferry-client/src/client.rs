@@ -335,12 +335,10 @@ impl Client {
         &self,
         request: RequestBuilder,
     ) -> Result<(StatusCode, T), Error> {
-        let (status, bytes) = self.execute(request).await?;
-        let value = serde_json::from_slice(&bytes).map_err(|e| Error::InvalidReply {
-            status: status.as_u16(),
-            message: e.to_string(),
-        })?;
-        Ok((status, value))
+        let response = request.send().await?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        Ok((status, decode_reply(status, &bytes)?))
     }
 
     pub(crate) async fn call_no_content(&self, request: RequestBuilder) -> Result<(), Error> {
@@ -357,6 +355,20 @@ impl Client {
         }
         Err(error_reply(status, &bytes))
     }
+}
+
+/// A reply's JSON body as `T` for a success status, else the error the reply carries.
+pub(crate) fn decode_reply<T: DeserializeOwned>(
+    status: StatusCode,
+    bytes: &[u8],
+) -> Result<T, Error> {
+    if !status.is_success() {
+        return Err(error_reply(status, bytes));
+    }
+    serde_json::from_slice(bytes).map_err(|e| Error::InvalidReply {
+        status: status.as_u16(),
+        message: e.to_string(),
+    })
 }
 
 /// The error of a reply with a failure status: the server's own, or [`Error::InvalidReply`].

@@ -1,6 +1,6 @@
 //! [`PartitionReader`]: reads a partition forward with the next read already on its way.
 
-use crate::client::{Client, error_reply};
+use crate::client::{Client, decode_reply};
 use crate::error::Error;
 use ferry_api::{NEXT_OFFSET_HEADER, OffsetSpec, ReadQuery, ReadResponse};
 use std::pin::Pin;
@@ -87,14 +87,7 @@ impl PartitionReader {
             _ => None,
         };
         let bytes = response.bytes().await?;
-        if !status.is_success() {
-            return Err(error_reply(status, &bytes));
-        }
-        let read: ReadResponse =
-            serde_json::from_slice(&bytes).map_err(|e| Error::InvalidReply {
-                status: status.as_u16(),
-                message: e.to_string(),
-            })?;
+        let read: ReadResponse = decode_reply(status, &bytes)?;
         if next.is_some_and(|n| n != read.next_offset) {
             return Err(Error::InvalidReply {
                 status: status.as_u16(),

@@ -50,9 +50,6 @@ const MAX_STRING_BYTES: u64 = 0x7fff;
 /// send one entry per partition they write to.
 pub(crate) const MAX_PRODUCE_STRUCTS: usize = 20_000;
 
-/// Kafka's API key of Produce.
-const PRODUCE: i16 = 0;
-
 /// Checks a request body (the bytes after the request header) of `version` of `api_key`.
 ///
 /// On success every array count in `body` is at most the bytes that follow it, divided by the
@@ -65,7 +62,7 @@ const PRODUCE: i16 = 0;
 pub(crate) fn check(api_key: i16, version: i16, body: &[u8]) -> Result<usize, ShapeError> {
     let schema = schemas::request(api_key, version)?;
     let flexible = schema.flexible.contains(version);
-    let max_structs = if api_key == PRODUCE {
+    let max_structs = if api_key == kafka_protocol::messages::ApiKey::Produce as i16 {
         MAX_PRODUCE_STRUCTS
     } else {
         usize::MAX
