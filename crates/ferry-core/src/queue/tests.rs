@@ -491,20 +491,27 @@ fn ttl_drops_or_dead_letters() {
     assert!(h.q.is_dead_lettering(seq, DeadLetterCause::Expired));
 }
 
+/// A message that lives 100 ms.
+fn short_lived(body: &str) -> NewMessage {
+    NewMessage {
+        ttl: Some(ms(100)),
+        ..msg(body)
+    }
+}
+
+/// A queue whose leases last a second.
+fn one_second_leases() -> Harness {
+    Harness::new(QueueConfig {
+        visibility_timeout_ms: 1_000,
+        ..QueueConfig::default()
+    })
+}
+
 // docs/queues.md#ttl
 #[test]
 fn a_nacked_message_whose_ttl_passed_expires_instead_of_being_redelivered() {
-    let mut h = Harness::new(QueueConfig {
-        visibility_timeout_ms: 1_000,
-        ..QueueConfig::default()
-    });
-    h.send1(
-        at(0),
-        NewMessage {
-            ttl: Some(ms(100)),
-            ..msg("x")
-        },
-    );
+    let mut h = one_second_leases();
+    h.send1(at(0), short_lived("x"));
     let leased = h.receive(at(0), 1);
     assert!(
         h.nack(at(500), &leased, Some(Duration::ZERO), None)
@@ -519,28 +526,13 @@ fn a_nacked_message_whose_ttl_passed_expires_instead_of_being_redelivered() {
 // docs/queues.md#ttl
 #[test]
 fn leased_message_expires_when_its_lease_ends() {
-    let mut h = Harness::new(QueueConfig {
-        visibility_timeout_ms: 1_000,
-        ..QueueConfig::default()
-    });
-    h.send1(
-        at(0),
-        NewMessage {
-            ttl: Some(ms(100)),
-            ..msg("x")
-        },
-    );
+    let mut h = one_second_leases();
+    h.send1(at(0), short_lived("x"));
     let r = h.receive(at(0), 1);
     h.q.advance(at(500));
     assert_eq!(h.q.len(), 1, "not expired under a live lease");
     assert!(h.ack(at(600), &r).is_empty(), "and can still be acked");
-    h.send1(
-        at(700),
-        NewMessage {
-            ttl: Some(ms(100)),
-            ..msg("y")
-        },
-    );
+    h.send1(at(700), short_lived("y"));
     h.receive(at(700), 1);
     h.q.advance(at(1_700));
     assert!(h.q.is_empty(), "expired once the lease ran out");
